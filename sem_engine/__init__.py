@@ -1,0 +1,39 @@
+"""sem_engine: structural equation models in the lavaan syntax, estimated by one compiled JAX function.
+
+Importing the package switches JAX to float64 (``jax_enable_x64``).  If JAX has not been imported
+yet, it also adds ``--xla_cpu_enable_concurrency_optimized_scheduler=false`` to ``XLA_FLAGS``:
+with jaxlib 0.10.2 on small CPUs the concurrency-optimized scheduler can deadlock vmapped
+while-loops (the bootstrap).
+"""
+
+import os
+import sys
+
+_SCHEDULER_FLAG = "--xla_cpu_enable_concurrency_optimized_scheduler=false"
+if "jax" not in sys.modules and "concurrency_optimized_scheduler" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + _SCHEDULER_FLAG).strip()
+
+import jax  # noqa: E402
+
+jax.config.update("jax_enable_x64", True)
+
+from .errors import (  # noqa: E402
+    ConvergenceWarning,
+    DataError,
+    DataWarning,
+    HeywoodWarning,
+    IdentificationError,
+    ModelError,
+    ModelSyntaxError,
+    SemError,
+)
+from . import datasets  # noqa: E402
+from .pipeline import cfa, sem  # noqa: E402
+from .results import Fit  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConvergenceWarning", "DataError", "DataWarning", "Fit", "HeywoodWarning", "IdentificationError",
+    "ModelError", "ModelSyntaxError", "SemError", "cfa", "datasets", "sem", "__version__",
+]

@@ -1,0 +1,105 @@
+"""Equality constraints as a reparametrization x = x0 + K z.
+
+Parameters sharing a label, ``equal("a")`` modifiers and linear ``==`` constraints all say
+A x = b.  With K an orthonormal basis of the null space of A and x0 the minimum-norm solution,
+every x = x0 + K z satisfies them, and the optimizer and the information matrix work in z
+(lavaan handles the same constraints through its constrained information matrix; for linear
+constraints both give the same estimates and standard errors).  Nonlinear equalities and
+inequality constraints are refused with a clear error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import expressions
+from .errors import ModelError
+from .matrices import Spec, row_values
+from .moments import Moments
+from .partable import ParameterTable
+
+
+@dataclass(frozen=True, eq=False)
+class Reparam:
+    """x = x0 + basis @ z; ``n_eq`` independent equality constraints."""
+
+    x0: np.ndarray
+    basis: np.ndarray
+    n_eq: int
+
+    def to_x(self, z):
+        return self.x0 + self.basis @ z
+
+    def to_z(self, x):
+        return self.basis.T @ (x - self.x0)
+
+
+def row_index(pt: ParameterTable) -> dict[str, int]:
+    """Label -> the table row whose value the label stands for."""
+    return {label: rows[0] for label, rows in pt.labels.items() if pt.table["label"][rows[0]] == label}
+
+
+def build(pt: ParameterTable, spec: Spec) -> Reparam:
+    """Reparametrization satisfying every equality constraint of the model."""
+    a, b = _linear_system(pt, spec)
+    npar = spec.npar
+    if a.shape[0] == 0:
+        return Reparam(np.zeros(npar), np.eye(npar), 0)
+    u, sv, vt = np.linalg.svd(a)
+    rank = int(np.sum(sv > 1e-10 * max(sv[0], 1.0)))
+    x0 = np.linalg.lstsq(a, b, rcond=None)[0]
+    if not np.allclose(a @ x0, b, atol=1e-9):
+        raise ModelError("the equality constraints contradict each other: no parameter value meets them all")
+    return Reparam(x0, vt[rank:].T.copy(), rank)
+
+
+def _linear_system(pt: ParameterTable, spec: Spec) -> tuple[np.ndarray, np.ndarray]:
+    free = pt.table["free"].to_numpy()
+    rows_a, rows_b = [], []
+    for label, rows in pt.labels.items():
+        idx = [free[r] - 1 for r in rows if free[r] > 0]
+        for k in idx[1:]:
+            row = np.zeros(spec.npar)
+            row[idx[0]], row[k] = 1.0, -1.0
+            rows_a.append(row)
+            rows_b.append(0.0)
+    for c in pt.constraints:
+        if c.op != "==":
+            raise ModelError(
+                f"line {c.location.line}: inequality constraints ({c.op}) are not supported yet; "
+                "remove the constraint or fix the parameter"
+            )
+        grad, value0 = _affine(c, pt, spec)
+        rows_a.append(grad)
+        rows_b.append(-value0)
+    return np.array(rows_a).reshape(-1, spec.npar), np.array(rows_b)
+
+
+def _affine(c, pt: ParameterTable, spec: Spec) -> tuple[np.ndarray, float]:
+    """Gradient and value at 0 of lhs - rhs, checking that it is affine in x."""
+    index = row_index(pt)
+    lhs = expressions.to_function(c.lhs, index)
+    rhs = expressions.to_function(c.rhs, index)
+    p = spec.p
+    dummy = Moments(jnp.eye(p), jnp.zeros(p), jnp.asarray(1.0))
+
+    def g(x):
+        v = row_values(x, spec, dummy)
+        return lhs(v) - rhs(v)
+
+    rng = np.random.default_rng(0)
+    points = [np.zeros(spec.npar), rng.uniform(0.5, 1.5, spec.npar), rng.uniform(-1.5, -0.5, spec.npar)]
+    grads = [np.asarray(jax.grad(g)(jnp.asarray(x))) for x in points]
+    values = [float(g(jnp.asarray(x))) for x in points]
+    affine = all(np.allclose(gr, grads[0], atol=1e-10) for gr in grads) and all(
+        np.isclose(v, values[0] + grads[0] @ x, atol=1e-9) for v, x in zip(values, points))
+    if not affine:
+        raise ModelError(
+            f"line {c.location.line}: nonlinear equality constraints are not supported yet; "
+            "only constraints linear in the parameters (a == b, a + b == 2, a == 2*b) are"
+        )
+    return grads[0], values[0]

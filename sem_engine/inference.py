@@ -1,0 +1,109 @@
+"""Information matrices, the covariance matrix of the estimates, and Wald inference.
+
+The expected Hessian of F_ML (Lee & Jennrich 1979) is
+
+    H_x[i, j] = tr(Σ⁻¹ Σ_i Σ⁻¹ Σ_j) + 2 μ_iᵀ Σ⁻¹ μ_j           (Σ_i = ∂Σ/∂x_i).
+
+With it, or with the observed Hessian of F_ML, the covariance matrix of the constrained
+coordinates z is
+
+    vcov(z) = 2 (Kᵀ H K)⁻¹ / n_eff,   vcov(x) = K vcov(z) Kᵀ
+
+(the log-likelihood is -n/2 F_ML, so the unit information is H / 2; n_eff as in objective.py).
+Defined parameters g(x) (``:=``) get delta-method variances J vcov(x) Jᵀ with J = ∂g/∂x from JAX.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax.scipy.linalg import solve_triangular
+import numpy as np
+from scipy import stats
+
+from . import expressions
+from .constraints import Reparam, row_index
+from .matrices import Spec, row_values
+from .moments import Moments
+from .objective import make_implied
+from .partable import ParameterTable
+
+
+def make_expected_hessian(spec: Spec) -> Callable[[jnp.ndarray, Moments], jnp.ndarray]:
+    """hessian(x, moments): the expected Hessian H_x of F_ML (twice the unit information)."""
+    implied_moments = make_implied(spec)
+
+    def hessian(x, moments):
+        sigma, mu = implied_moments(x, moments)
+        d_sigma, d_mu = jax.jacfwd(implied_moments)(x, moments)
+        chol = jnp.linalg.cholesky(sigma)
+        p, npar = sigma.shape[0], x.shape[0]
+        # M_i = L⁻¹ Σ_i L⁻ᵀ, computed as two triangular solves over all i at once (Σ_i symmetric).
+        half = solve_triangular(chol, d_sigma.reshape(p, p * npar), lower=True)
+        half = half.reshape(p, p, npar).transpose(1, 0, 2).reshape(p, p * npar)
+        m = solve_triangular(chol, half, lower=True).reshape(p * p, npar)
+        h = m.T @ m
+        if spec.meanstructure:
+            w = solve_triangular(chol, d_mu, lower=True)
+            h = h + 2.0 * w.T @ w
+        return h
+
+    return hessian
+
+
+def null_directions(h: np.ndarray) -> np.ndarray:
+    """Eigenvectors of a symmetric positive semi-definite h with (relatively) zero eigenvalues."""
+    eigval, eigvec = np.linalg.eigh((h + h.T) / 2)
+    return eigvec[:, eigval < 1e-9 * max(np.abs(eigval).max(), 1e-300)]
+
+
+class Wald(NamedTuple):
+    se: np.ndarray
+    z: np.ndarray
+    pvalue: np.ndarray
+    ci_lower: np.ndarray
+    ci_upper: np.ndarray
+
+
+def vcov(h_z: np.ndarray, reparam: Reparam, n_eff: float) -> tuple[np.ndarray, np.ndarray]:
+    """vcov(x) from the Hessian of F_ML in z; NaN, with the null directions in x, if it is singular."""
+    null = null_directions(h_z)
+    if null.size:
+        return np.full((reparam.basis.shape[0],) * 2, np.nan), reparam.basis @ null
+    v_z = 2.0 * np.linalg.inv((h_z + h_z.T) / 2) / n_eff
+    return reparam.basis @ v_z @ reparam.basis.T, null
+
+
+def wald(est: np.ndarray, se: np.ndarray, level: float) -> Wald:
+    """z = est / se, two-sided normal p-value and level CI (NaN where se is 0 or undefined)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(se > 0, est / se, np.nan)
+    crit = stats.norm.ppf(0.5 + level / 2)
+    pvalue = 2 * stats.norm.sf(np.abs(z))
+    return Wald(se, z, pvalue, est - crit * se, est + crit * se)
+
+
+def make_defined(pt: ParameterTable, spec: Spec) -> Callable[[jnp.ndarray, Moments], jnp.ndarray]:
+    """defined(x, moments): values of the ``:=`` parameters, each may use earlier ones."""
+    index = dict(row_index(pt))
+    n_rows = len(pt.table)
+    funcs = []
+    for k, d in enumerate(pt.definitions):
+        funcs.append(expressions.to_function(d.expr, index))
+        index[d.name] = n_rows + k
+
+    def defined(x, moments):
+        values = row_values(x, spec, moments)
+        for f in funcs:
+            values = jnp.concatenate([values, f(values)[None]])
+        return values[n_rows:]
+
+    return defined
+
+
+def delta_vcov(func, x, moments: Moments, vcov_x: np.ndarray) -> np.ndarray:
+    """Delta-method covariance J vcov(x) Jᵀ of func(x, moments)."""
+    jac = np.asarray(jax.jit(jax.jacfwd(func))(jnp.asarray(x), moments))
+    return jac @ vcov_x @ jac.T

@@ -1,0 +1,159 @@
+"""Sample moments: a data frame or (sample_cov, sample_mean, sample_nobs) -> ``Moments(s, xbar, n)``.
+
+Conventions (lavaan's):
+- ``likelihood="normal"``: S has divisor N.  A user-supplied covariance matrix is taken to be the
+  unbiased one (divisor N - 1) and rescaled by (N - 1) / N (lavaan's ``sample.cov.rescale``).
+- ``likelihood="wishart"``: S has divisor N - 1; a user-supplied matrix is used as it is.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import NamedTuple, Sequence
+
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from .errors import DataError
+
+
+class Moments(NamedTuple):
+    """Sample covariance ``s`` (p x p), mean ``xbar`` (p) and number of observations ``n``.
+
+    All three are arrays so a batch of them (leading axis) can be fed through ``jax.vmap``.
+    """
+
+    s: jnp.ndarray
+    xbar: jnp.ndarray
+    n: jnp.ndarray
+
+
+class DataSummary(NamedTuple):
+    """What the data step did: rows used and dropped, and the complete-case rows (for resampling)."""
+
+    n_used: int
+    n_total: int
+    rows: np.ndarray | None
+
+
+def compute(data: jnp.ndarray, likelihood: str) -> Moments:
+    """Moments of a complete n x p data array; divisor N ("normal") or N - 1 ("wishart")."""
+    n = data.shape[0]
+    xbar = jnp.mean(data, axis=0)
+    centred = data - xbar[None, :]
+    divisor = n - 1 if likelihood == "wishart" else n
+    return Moments(centred.T @ centred / divisor, xbar, jnp.asarray(float(n)))
+
+
+def from_data(df: pd.DataFrame, names: Sequence[str], likelihood: str) -> tuple[Moments, DataSummary]:
+    """Moments of the model's observed variables from raw data, after listwise deletion."""
+    if not isinstance(df, pd.DataFrame):
+        raise DataError(f"data must be a pandas DataFrame, not {type(df).__name__}")
+    _check_names(names, list(map(str, df.columns)), "the data")
+    frame = df.loc[:, list(names)]
+    not_numeric = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    if not_numeric:
+        raise DataError(
+            f"variables {', '.join(map(str, not_numeric))} are not numeric; recode them as numbers "
+            "(ordered categorical estimation is not supported)"
+        )
+    values = frame.to_numpy(dtype=np.float64)
+    complete = np.all(np.isfinite(values), axis=1)
+    rows = values[complete]
+    if rows.shape[0] < 2:
+        raise DataError(
+            f"only {rows.shape[0]} complete rows remain after listwise deletion of {values.shape[0]}"
+        )
+    _check_variances(rows.var(axis=0), names)
+    moments = compute(jnp.asarray(rows), likelihood)
+    _check_positive_definite(np.asarray(moments.s), names, rows.shape[0])
+    return moments, DataSummary(int(rows.shape[0]), int(values.shape[0]), rows)
+
+
+def from_cov(
+    sample_cov,
+    names: Sequence[str],
+    sample_nobs: int,
+    likelihood: str,
+    sample_mean=None,
+    cov_names: Sequence[str] | None = None,
+) -> tuple[Moments, DataSummary]:
+    """Moments from a covariance matrix (divisor N - 1) and, optionally, a mean vector."""
+    cov, cov_names = _labelled_matrix(sample_cov, cov_names)
+    _check_names(names, cov_names, "sample_cov")
+    if sample_nobs is None or int(sample_nobs) != sample_nobs or sample_nobs < 2:
+        raise DataError(f"sample_nobs must be a whole number of at least 2, not {sample_nobs!r}")
+    n = int(sample_nobs)
+    if not np.allclose(cov, cov.T, rtol=1e-10, atol=1e-12):
+        raise DataError("sample_cov is not symmetric")
+    order = [cov_names.index(v) for v in names]
+    s = cov[np.ix_(order, order)]
+    if likelihood == "normal":
+        s = s * (n - 1) / n
+    _check_variances(np.diag(s), names)
+    _check_positive_definite(s, names, n)
+    xbar = np.zeros(len(names)) if sample_mean is None else _mean_vector(sample_mean, names, cov_names)
+    return Moments(jnp.asarray(s), jnp.asarray(xbar), jnp.asarray(float(n))), DataSummary(n, n, None)
+
+
+def _labelled_matrix(sample_cov, cov_names) -> tuple[np.ndarray, list[str]]:
+    if isinstance(sample_cov, pd.DataFrame):
+        if cov_names is None:
+            cov_names = list(map(str, sample_cov.columns))
+            if list(map(str, sample_cov.index)) not in (cov_names, list(map(str, range(len(cov_names))))):
+                raise DataError("sample_cov's row names differ from its column names")
+        sample_cov = sample_cov.to_numpy()
+    cov = np.asarray(sample_cov, dtype=np.float64)
+    if cov.ndim != 2 or cov.shape[0] != cov.shape[1]:
+        raise DataError(f"sample_cov must be a square matrix, not of shape {cov.shape}")
+    if cov_names is None:
+        raise DataError(
+            "sample_cov has no variable names: pass a DataFrame with named columns, "
+            "or give the names with sample_cov_names=[...]"
+        )
+    cov_names = list(map(str, cov_names))
+    if len(cov_names) != cov.shape[0]:
+        raise DataError(f"{len(cov_names)} names given for a {cov.shape[0]} x {cov.shape[0]} sample_cov")
+    if not np.all(np.isfinite(cov)):
+        raise DataError("sample_cov contains missing or infinite values")
+    return cov, cov_names
+
+
+def _mean_vector(sample_mean, names, cov_names) -> np.ndarray:
+    if isinstance(sample_mean, (pd.Series, dict)):
+        mean = pd.Series(sample_mean, dtype=np.float64)
+        _check_names(names, list(map(str, mean.index)), "sample_mean")
+        return mean.loc[list(names)].to_numpy()
+    mean = np.asarray(sample_mean, dtype=np.float64).ravel()
+    if mean.shape[0] != len(cov_names):
+        raise DataError(f"sample_mean has {mean.shape[0]} values for {len(cov_names)} variables")
+    return mean[[cov_names.index(v) for v in names]]
+
+
+def _check_names(needed: Sequence[str], available: list[str], where: str) -> None:
+    missing = [v for v in needed if v not in available]
+    if not missing:
+        return
+    hints = []
+    for v in missing:
+        close = difflib.get_close_matches(v, available, n=1)
+        hints.append(f"{v} (did you mean {close[0]}?)" if close else v)
+    raise DataError(f"model variables not found in {where}: {', '.join(hints)}")
+
+
+def _check_variances(variances: np.ndarray, names: Sequence[str]) -> None:
+    flat = [v for v, var in zip(names, variances) if not var > 0]
+    if flat:
+        raise DataError(f"variables with zero variance: {', '.join(flat)}; drop them from the model")
+
+
+def _check_positive_definite(s: np.ndarray, names: Sequence[str], n: int) -> None:
+    eigenvalues, vectors = np.linalg.eigh(s / np.sqrt(np.outer(np.diag(s), np.diag(s))))
+    if eigenvalues[0] > 1e-10:
+        return
+    involved = [names[i] for i in np.flatnonzero(np.abs(vectors[:, 0]) > 0.1)]
+    raise DataError(
+        f"the sample covariance matrix is not positive definite (N = {n}, {len(names)} variables); "
+        f"variables in a linear dependency: {', '.join(involved)}"
+    )

@@ -1,0 +1,74 @@
+"""One frozen options object holding lavaan's defaults for ``sem()`` and ``cfa()``.
+
+Options are validated here and nowhere else.  Names are lavaan's with ``.`` replaced by ``_``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from .errors import ModelError
+
+_CHOICES = {
+    "estimator": ("ML",),
+    "likelihood": ("normal", "wishart"),
+    "information": ("expected", "observed"),
+    "missing": ("listwise",),
+}
+
+
+@dataclass(frozen=True)
+class Options:
+    """Settings of one fit.
+
+    ``meanstructure=None`` means lavaan's "default": a mean structure only when the model has
+    intercepts (``~ 1``) or the user asked for one.
+    """
+
+    std_lv: bool = False
+    orthogonal: bool = False
+    fixed_x: bool = True
+    meanstructure: bool | None = None
+    auto_fix_first: bool = True
+    auto_var: bool = True
+    auto_cov_lv_x: bool = True
+    auto_cov_y: bool = True
+    int_ov_free: bool = True
+    int_lv_free: bool = False
+    estimator: str = "ML"
+    likelihood: str = "normal"
+    information: str = "expected"
+    missing: str = "listwise"
+    level: float = 0.95
+    max_iter: int = 500
+    grad_tol: float = 1e-9
+    group: str | None = None
+
+    def __post_init__(self):
+        for name, allowed in _CHOICES.items():
+            value = getattr(self, name)
+            if isinstance(value, str):
+                value = value.lower() if name != "estimator" else value.upper()
+                object.__setattr__(self, name, value)
+            if value not in allowed:
+                raise ModelError(
+                    f"{name}={value!r} is not supported; choose one of {', '.join(map(repr, allowed))}"
+                )
+        if not 0 < self.level < 1:
+            raise ModelError(f"level={self.level!r} must lie strictly between 0 and 1")
+        if self.group is not None:
+            raise ModelError(
+                "multi-group models (group=...) are not supported yet; fit each group separately"
+            )
+
+
+def make_options(**kwargs) -> Options:
+    """Build ``Options`` from user keywords, naming any keyword sem_engine does not know."""
+    known = {f.name for f in dataclasses.fields(Options)}
+    unknown = sorted(set(kwargs) - known)
+    if unknown:
+        raise ModelError(
+            f"unknown option(s) {', '.join(unknown)}; known options are {', '.join(sorted(known))}"
+        )
+    return Options(**kwargs)

@@ -1,0 +1,272 @@
+"""Statements -> parameter table, with lavaan's defaults for ``sem()``/``cfa()`` applied.
+
+The table has lavaan's columns (``id lhs op rhs user free ustart exo label``) plus ``start``.
+``free`` numbers the free rows 1..npar in table order (0: fixed); ``exo=1`` marks moments of
+fixed exogenous covariates, whose values come from the sample at fit time.  Equality of
+parameters that share a label, and ``==`` constraints, are kept as constraints (as lavaan does),
+not by merging rows.
+
+Defaults added (lavaan's ``auto.*`` rules, see ``?lavOptions``):
+- the first loading of each factor fixed to 1 (``auto.fix.first``) unless ``std_lv``, which fixes
+  every latent (residual) variance to 1 instead;
+- residual variances of every observed and latent variable (``auto.var``); the residual variance
+  of a factor's only indicator fixed to 0 (``auto.fix.single``);
+- covariances among exogenous latent variables (``auto.cov.lv.x``; fixed to 0 if ``orthogonal``);
+- covariances among purely endogenous variables, observed or latent (``auto.cov.y``);
+- with ``fixed_x``, variances, covariances (and means) of exogenous observed covariates fixed to
+  their sample values;
+- with a mean structure, free intercepts of observed variables and latent means fixed to 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import expressions
+from .errors import ModelError
+from .options import Options
+from .syntax import Constraint, Definition, Formula, Term
+
+COLUMNS = ["id", "lhs", "op", "rhs", "user", "free", "ustart", "exo", "label", "equal", "start"]
+
+
+@dataclass(frozen=True)
+class Variables:
+    """Names of the model's variables by role, in lavaan's order."""
+
+    ov: tuple[str, ...]
+    lv: tuple[str, ...]
+    ov_x: tuple[str, ...]
+    indicators: tuple[str, ...]
+    lv_x: tuple[str, ...]
+    endogenous: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ParameterTable:
+    """The parameter table plus what cannot live in a flat table: expression trees."""
+
+    table: pd.DataFrame
+    variables: Variables
+    meanstructure: bool
+    definitions: tuple[Definition, ...] = ()
+    constraints: tuple[Constraint, ...] = ()
+    labels: dict = field(default_factory=dict)
+
+    @property
+    def npar(self) -> int:
+        return int(self.table["free"].max()) if len(self.table) else 0
+
+
+def build(statements: Sequence, options: Options) -> ParameterTable:
+    """Parameter table of ``statements`` under ``options`` (lavaan's ``lavaanify``)."""
+    formulas = [s for s in statements if isinstance(s, Formula)]
+    definitions = tuple(s for s in statements if isinstance(s, Definition))
+    constraints = tuple(s for s in statements if isinstance(s, Constraint))
+    if not formulas:
+        raise ModelError("the model has no =~, ~ or ~~ statements: nothing to estimate")
+    rows = _user_rows(formulas)
+    variables = _classify(formulas, rows)
+    meanstructure = bool(options.meanstructure) or any(r["op"] == "~1" for r in rows)
+    rows = _apply_first_loading_rule(rows, variables, options)
+    rows += _default_rows(rows, variables, options, meanstructure)
+    _apply_shared_fixed_labels(rows)
+    table = _to_frame(rows)
+    labels = _label_index(table)
+    _check_expressions(definitions, constraints, labels)
+    return ParameterTable(table, variables, meanstructure, definitions, constraints, labels)
+
+
+def _row(lhs, op, rhs, *, user=1, free=True, ustart=np.nan, exo=0, label="", equal="", start=np.nan,
+         line=0):
+    return dict(lhs=lhs, op=op, rhs=rhs, user=user, free=free, ustart=ustart, exo=exo, label=label,
+                equal=equal, start=start, explicit=False, line=line)
+
+
+def _user_rows(formulas: Sequence[Formula]) -> list[dict]:
+    rows, seen = [], {}
+    for formula in formulas:
+        for term in formula.terms:
+            row = _term_row(formula, term)
+            key = _key(row["lhs"], row["op"], row["rhs"])
+            if key in seen:
+                raise ModelError(
+                    f"line {term.location.line}: {row['lhs']} {row['op']} {row['rhs']} is specified "
+                    f"twice (first on line {seen[key]}); keep one statement"
+                )
+            seen[key] = term.location.line
+            rows.append(row)
+    return rows
+
+
+def _term_row(formula: Formula, term: Term) -> dict:
+    line = term.location.line or formula.location.line
+    if term.group is not None:
+        raise ModelError(
+            f"line {line}: the per-group modifier c(...) on {term.name} needs a multi-group model, "
+            "which is not supported yet; remove c(...) or fit each group separately"
+        )
+    if formula.op == "~" and term.name == "1":
+        op, rhs = "~1", ""
+    else:
+        op, rhs = formula.op, term.name
+    if formula.lhs == rhs and op in ("=~", "~"):
+        raise ModelError(f"line {line}: {formula.lhs} {op} {rhs} relates a variable to itself")
+    row = _row(formula.lhs, op, rhs, line=line, label=term.label or "", equal=term.equal or "")
+    if term.fixed is not None:
+        row.update(free=False, ustart=float(term.fixed), explicit=True)
+    if term.free:
+        row["explicit"] = True
+    if term.start is not None:
+        row["start"] = float(term.start)
+    return row
+
+
+def _key(lhs, op, rhs):
+    return (op, *sorted((lhs, rhs))) if op == "~~" else (op, lhs, rhs)
+
+
+def _classify(formulas: Sequence[Formula], rows: list[dict]) -> Variables:
+    lv = _unique(r["lhs"] for r in rows if r["op"] == "=~")
+    eqs_y = _unique(r["lhs"] for r in rows if r["op"] == "~")
+    eqs_x = _unique(r["rhs"] for r in rows if r["op"] == "~")
+    indicators = _unique(r["rhs"] for r in rows if r["op"] == "=~" and r["rhs"] not in lv)
+    lv_indicators = {r["rhs"] for r in rows if r["op"] == "=~" and r["rhs"] in lv}
+    mentioned = _unique(n for r in rows for n in (r["lhs"], r["rhs"]) if n and n not in lv)
+    ov_x = tuple(v for v in eqs_x if v not in lv and v not in eqs_y and v not in indicators)
+    others = tuple(v for v in mentioned if v not in indicators and v not in ov_x)
+    lv_x = tuple(v for v in lv if v not in eqs_y and v not in lv_indicators)
+    endogenous = tuple(v for v in eqs_y if v not in eqs_x)
+    return Variables(indicators + others + ov_x, lv, ov_x, indicators, lv_x, endogenous)
+
+
+def _unique(names) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(names))
+
+
+def _apply_first_loading_rule(rows: list[dict], variables: Variables, options: Options) -> list[dict]:
+    """Fix the first loading of each factor to 1 unless it carries an explicit modifier or std_lv."""
+    if options.std_lv or not options.auto_fix_first:
+        return rows
+    first = {}
+    for i, r in enumerate(rows):
+        if r["op"] == "=~":
+            first.setdefault(r["lhs"], i)
+    for i in first.values():
+        if not rows[i]["explicit"]:
+            rows[i].update(free=False, ustart=1.0)
+    return rows
+
+
+def _default_rows(rows, variables: Variables, options: Options, meanstructure: bool) -> list[dict]:
+    have = {_key(r["lhs"], r["op"], r["rhs"]) for r in rows}
+    added = []
+
+    def add(lhs, op, rhs, **kw):
+        if _key(lhs, op, rhs) not in have:
+            have.add(_key(lhs, op, rhs))
+            added.append(_row(lhs, op, rhs, user=0, **kw))
+
+    single = _single_indicators(rows, variables)
+    exo = options.fixed_x
+    ov_x = set(variables.ov_x)
+    if options.auto_var:
+        for v in variables.ov:
+            if v in ov_x:
+                add(v, "~~", v, free=not exo, exo=int(exo))
+            elif v in single:
+                add(v, "~~", v, free=False, ustart=0.0)
+            else:
+                add(v, "~~", v)
+        for v in variables.lv:
+            add(v, "~~", v, **({"free": False, "ustart": 1.0} if options.std_lv else {}))
+    if options.auto_cov_lv_x:
+        fixed_zero = {"free": False, "ustart": 0.0} if options.orthogonal else {}
+        for a, b in _pairs(variables.lv_x):
+            add(a, "~~", b, **fixed_zero)
+    if options.auto_cov_y:
+        for a, b in _pairs(variables.endogenous):
+            add(a, "~~", b)
+    for a, b in _pairs(variables.ov_x):
+        add(a, "~~", b, free=not exo, exo=int(exo))
+    if meanstructure:
+        for v in variables.ov:
+            add(v, "~1", "", **({"free": False, "exo": 1} if v in ov_x and exo else {}))
+        for v in variables.lv:
+            add(v, "~1", "", free=options.int_lv_free, **({} if options.int_lv_free else {"ustart": 0.0}))
+    return added
+
+
+def _pairs(names):
+    return [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
+
+
+def _single_indicators(rows, variables: Variables) -> set[str]:
+    counts: dict[str, list[str]] = {}
+    for r in rows:
+        if r["op"] == "=~":
+            counts.setdefault(r["lhs"], []).append(r["rhs"])
+    return {ind[0] for ind in counts.values() if len(ind) == 1 and ind[0] in variables.indicators}
+
+
+def _apply_shared_fixed_labels(rows: list[dict]) -> None:
+    """A label shared with a fixed parameter fixes every parameter with that label to its value."""
+    fixed = {}
+    for r in rows:
+        if r["label"] and not r["free"]:
+            fixed.setdefault(r["label"], r["ustart"])
+    for r in rows:
+        group = r["label"] or r["equal"]
+        if group in fixed and r["free"]:
+            r.update(free=False, ustart=fixed[group])
+
+
+def _to_frame(rows: list[dict]) -> pd.DataFrame:
+    table = pd.DataFrame(rows)
+    table["free"] = np.where(table["free"], np.cumsum(table["free"].to_numpy()), 0).astype(int)
+    table.insert(0, "id", np.arange(1, len(table) + 1))
+    return table[COLUMNS + ["line"]].reset_index(drop=True)
+
+
+def _label_index(table: pd.DataFrame) -> dict[str, list[int]]:
+    """Label -> row positions carrying it (``equal("a")`` rows join label a's group)."""
+    groups: dict[str, list[int]] = {}
+    for i, (label, equal) in enumerate(zip(table["label"], table["equal"])):
+        if label:
+            groups.setdefault(label, []).append(i)
+    for i, equal in enumerate(table["equal"]):
+        if equal:
+            if equal not in groups:
+                raise ModelError(
+                    f"line {table['line'][i]}: equal(\"{equal}\") refers to a label that no parameter has"
+                )
+            groups[equal].append(i)
+    return groups
+
+
+def _check_expressions(definitions, constraints, labels) -> None:
+    known = set(labels)
+    defined = set()
+    for d in definitions:
+        _check_names(expressions.names(d.expr), known | defined, d.location.line, f"{d.name} :=")
+        if d.name in known or d.name in defined:
+            raise ModelError(f"line {d.location.line}: {d.name} := redefines an existing label")
+        defined.add(d.name)
+    for c in constraints:
+        used = expressions.names(c.lhs) + expressions.names(c.rhs)
+        _check_names(used, known | defined, c.location.line, "constraint")
+        if not used:
+            raise ModelError(f"line {c.location.line}: the constraint involves no parameter label")
+
+
+def _check_names(used, known, line, what) -> None:
+    unknown = [n for n in used if n not in known]
+    if unknown:
+        raise ModelError(
+            f"line {line}: {what} uses {', '.join(unknown)}, which is not a parameter label; "
+            "label a parameter with a*x and use the label"
+        )

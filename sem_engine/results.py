@@ -1,0 +1,191 @@
+"""The ``Fit`` result: frozen, with cheap scalars as properties and tables as cached methods."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from . import inference
+from .constraints import Reparam
+from .engine import Engine
+from .expressions import to_text
+from .matrices import Matrices, Spec
+from .moments import DataSummary, Moments
+from .objective import n_eff
+from .optimize import CONVERGED, STATUS_TEXT, FitState
+from .options import Options
+from .partable import ParameterTable
+
+ESTIMATE_COLUMNS = ["lhs", "op", "rhs", "label", "est", "se", "z", "pvalue", "ci_lower", "ci_upper"]
+
+
+@dataclass(frozen=True, eq=False)
+class Fit:
+    """A fitted model.  Build it with ``sem_engine.sem`` or ``sem_engine.cfa``."""
+
+    model: str
+    partable: ParameterTable
+    spec: Spec
+    reparam: Reparam
+    options: Options
+    moments: Moments
+    data: DataSummary
+    state: FitState
+    df: int
+    engine: Engine
+    vcov_x: np.ndarray
+    heywood: tuple[str, ...]
+
+    # -- scalars -------------------------------------------------------------------------------
+    @property
+    def x(self) -> np.ndarray:
+        """Estimates of the free parameters, in the order of the table's ``free`` column."""
+        return np.asarray(self.state.x)
+
+    @property
+    def converged(self) -> bool:
+        return int(self.state.status) == CONVERGED
+
+    @property
+    def status(self) -> str:
+        return STATUS_TEXT[int(self.state.status)]
+
+    @property
+    def n_iter(self) -> int:
+        return int(self.state.n_iter)
+
+    @property
+    def nobs(self) -> int:
+        return self.data.n_used
+
+    @property
+    def npar(self) -> int:
+        """Free parameters less independent equality constraints (lavaan's ``npar``)."""
+        return self.reparam.basis.shape[1]
+
+    @property
+    def n_free(self) -> int:
+        """Free rows of the parameter table, before equality constraints."""
+        return self.spec.npar
+
+    @property
+    def n_eq(self) -> int:
+        """Independent equality constraints (shared labels and ``==``)."""
+        return self.reparam.n_eq
+
+    @property
+    def fmin(self) -> float:
+        """lavaan's fmin: F_ML / 2."""
+        return float(self.state.f) / 2.0
+
+    @property
+    def n_eff(self) -> float:
+        return float(n_eff(self.nobs, self.options.likelihood))
+
+    @property
+    def chisq(self) -> float:
+        return self.n_eff * float(self.state.f)
+
+    @cached_property
+    def loglik(self) -> float:
+        """Normal-theory log-likelihood -N/2 [p log 2π + log|Σ| + tr(SΣ⁻¹) + (x̄-μ)ᵀΣ⁻¹(x̄-μ)].
+
+        S is the sample covariance the fit used (divisor N - 1 under ``likelihood="wishart"``, as
+        lavaan computes it); the multiplier is N under both likelihoods.  With ``fixed_x`` the
+        likelihood is conditional on the exogenous covariates: their saturated marginal
+        log-likelihood is subtracted, as lavaan does.
+        """
+        return _loglik(*self.implied_arrays, self.moments, self.spec.meanstructure) - self._x_loglik
+
+    @cached_property
+    def unrestricted_loglik(self) -> float:
+        """Log-likelihood of the saturated model (Σ = S, μ = x̄), conditional on fixed covariates."""
+        m = self.moments
+        return _loglik(np.asarray(m.s), np.asarray(m.xbar), m, self.spec.meanstructure) - self._x_loglik
+
+    @cached_property
+    def _x_loglik(self) -> float:
+        if not (self.options.fixed_x and self.partable.variables.ov_x):
+            return 0.0
+        idx = [self.spec.ov.index(v) for v in self.partable.variables.ov_x]
+        s = np.asarray(self.moments.s)[np.ix_(idx, idx)]
+        xbar = np.asarray(self.moments.xbar)[idx]
+        return _loglik(s, xbar, Moments(s, xbar, self.moments.n), False)
+
+    # -- matrices ------------------------------------------------------------------------------
+    @cached_property
+    def matrices(self) -> Matrices:
+        """Estimated model matrices (Λ, Θ, Ψ, B, ν, α) as numpy arrays."""
+        return Matrices(*(np.asarray(m) for m in self.engine.matrices(jnp.asarray(self.x), self.moments)))
+
+    @cached_property
+    def implied_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        sigma, mu = self.engine.implied(jnp.asarray(self.x), self.moments)
+        return np.asarray(sigma), np.asarray(mu)
+
+    def implied(self) -> dict:
+        """Model-implied covariance matrix (and mean vector with a mean structure)."""
+        sigma, mu = self.implied_arrays
+        out = {"cov": pd.DataFrame(sigma, index=self.spec.ov, columns=self.spec.ov)}
+        if self.spec.meanstructure:
+            out["mean"] = pd.Series(mu, index=self.spec.ov)
+        return out
+
+    @cached_property
+    def row_values(self) -> np.ndarray:
+        """Value of every parameter-table row at the estimates."""
+        return np.asarray(self.engine.row_values(jnp.asarray(self.x), self.moments))
+
+    # -- tables --------------------------------------------------------------------------------
+    def estimates(self) -> pd.DataFrame:
+        """Parameter estimates with SE, z, p and CI, like lavaan's ``parameterEstimates()``."""
+        return self._estimates.copy()
+
+    @cached_property
+    def _estimates(self) -> pd.DataFrame:
+        table = self.partable.table
+        est = self.row_values
+        free = table["free"].to_numpy()
+        se = np.zeros(len(table))
+        variances = np.diag(self.vcov_x)
+        se[free > 0] = np.sqrt(np.maximum(variances[free[free > 0] - 1], 0))
+        w = inference.wald(est, se, self.options.level)
+        out = pd.DataFrame({"lhs": table["lhs"], "op": table["op"], "rhs": table["rhs"],
+                            "label": table["label"], "est": est, **w._asdict()})
+        out.loc[se == 0, ["z", "pvalue"]] = np.nan
+        if self.partable.definitions:
+            out = pd.concat([out, self._defined_table()], ignore_index=True)
+        return out[ESTIMATE_COLUMNS]
+
+    def _defined_table(self) -> pd.DataFrame:
+        defined = jax.jit(inference.make_defined(self.partable, self.spec))
+        x = jnp.asarray(self.x)
+        est = np.asarray(defined(x, self.moments))
+        cov = inference.delta_vcov(defined, x, self.moments, self.vcov_x)
+        w = inference.wald(est, np.sqrt(np.maximum(np.diag(cov), 0)), self.options.level)
+        return pd.DataFrame({
+            "lhs": [d.name for d in self.partable.definitions], "op": ":=",
+            "rhs": [to_text(d.expr) for d in self.partable.definitions],
+            "label": [d.name for d in self.partable.definitions], "est": est, **w._asdict()})
+
+    def __repr__(self) -> str:
+        state = "converged" if self.converged else f"NOT converged ({self.status})"
+        return (f"<sem_engine Fit: {self.nobs} observations, {self.npar} free parameters, "
+                f"chisq = {self.chisq:.3f} on {self.df} df, {state} after {self.n_iter} iterations>")
+
+
+def _loglik(sigma, mu, moments: Moments, meanstructure: bool) -> float:
+    s, xbar, n = (np.asarray(a) for a in moments)
+    p = s.shape[0]
+    _, logdet = np.linalg.slogdet(sigma)
+    inv = np.linalg.inv(sigma)
+    value = p * np.log(2 * np.pi) + logdet + np.trace(s @ inv)
+    if meanstructure:
+        d = xbar - mu
+        value += d @ inv @ d
+    return float(-n / 2 * value)
