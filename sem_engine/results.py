@@ -173,6 +173,79 @@ class Fit:
             "rhs": [to_text(d.expr) for d in self.partable.definitions],
             "label": [d.name for d in self.partable.definitions], "est": est, **w._asdict()})
 
+    # -- derived results (each lives in its own module; imported lazily to keep import light) --
+    def fit_measures(self):
+        """Fit indices keyed like lavaan's ``fitMeasures()`` (see fit_measures.py)."""
+        from .fit_measures import fit_measures
+
+        return fit_measures(self)
+
+    def standardized(self, kind: str = "std.all"):
+        """Standardized solution with delta-method SEs, like ``standardizedSolution()``."""
+        from .standardize import standardized_solution
+
+        return standardized_solution(self, kind)
+
+    def r2(self):
+        """R² of every endogenous observed and latent variable."""
+        from .standardize import r2
+
+        return r2(self)
+
+    def residuals(self, kind: str = "raw"):
+        """Residual matrices: "raw", "cor" ("cor.bollen"), "standardized", "normalized"."""
+        from .residuals import residuals
+
+        return residuals(self, kind)
+
+    def modification_indices(self, **kwargs):
+        """Modification indices and expected parameter changes, like ``modindices()``."""
+        from .modindices import modification_indices
+
+        return modification_indices(self, **kwargs)
+
+    def score_tests(self):
+        """Univariate score tests of the equality constraints, like ``lavTestScore()``."""
+        from .modindices import score_tests
+
+        return score_tests(self)
+
+    def reliability(self, **kwargs):
+        """AVE, composite reliability, omega and alpha per factor (see validity.py)."""
+        from .validity import reliability
+
+        return reliability(self, **kwargs)
+
+    def htmt(self, **kwargs):
+        """Heterotrait-monotrait ratio matrix (see validity.py)."""
+        from .validity import htmt
+
+        return htmt(self, **kwargs)
+
+    def discriminant_validity(self, **kwargs):
+        """Fornell-Larcker table and HTMT with flags (see validity.py)."""
+        from .validity import discriminant_validity
+
+        return discriminant_validity(self, **kwargs)
+
+    def validity_report(self, **kwargs):
+        """Reliability and validity of every construct against the usual thresholds."""
+        from .validity import validity_report
+
+        return validity_report(self, **kwargs)
+
+    def bootstrap(self, n: int = 1000, **kwargs):
+        """Refit the model to n bootstrap samples under ``jax.vmap`` (see bootstrap.py)."""
+        from .bootstrap import bootstrap
+
+        return bootstrap(self, n, **kwargs)
+
+    def effects(self, **kwargs):
+        """Direct, indirect and total effects among the structural variables (see effects.py)."""
+        from .effects import effects
+
+        return effects(self, **kwargs)
+
     def __repr__(self) -> str:
         state = "converged" if self.converged else f"NOT converged ({self.status})"
         return (f"<sem_engine Fit: {self.nobs} observations, {self.npar} free parameters, "
