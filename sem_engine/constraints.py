@@ -39,8 +39,8 @@ class Reparam:
 
 
 def row_index(pt: ParameterTable) -> dict[str, int]:
-    """Label -> the table row whose value the label stands for."""
-    return {label: rows[0] for label, rows in pt.labels.items() if pt.table["label"][rows[0]] == label}
+    """Label -> the table row whose value the label stands for (its first labelled row)."""
+    return {label: rows[0] for label, rows in pt.labels.items()}
 
 
 def build(pt: ParameterTable, spec: Spec) -> Reparam:
@@ -49,7 +49,7 @@ def build(pt: ParameterTable, spec: Spec) -> Reparam:
     npar = spec.npar
     if a.shape[0] == 0:
         return Reparam(np.zeros(npar), np.eye(npar), 0)
-    u, sv, vt = np.linalg.svd(a)
+    _, sv, vt = np.linalg.svd(a)
     rank = int(np.sum(sv > 1e-10 * max(sv[0], 1.0)))
     x0 = np.linalg.lstsq(a, b, rcond=None)[0]
     if not np.allclose(a @ x0, b, atol=1e-9):

@@ -235,7 +235,7 @@ def _to_frame(rows: list[dict]) -> pd.DataFrame:
 def _label_index(table: pd.DataFrame) -> dict[str, list[int]]:
     """Label -> row positions carrying it (``equal("a")`` rows join label a's group)."""
     groups: dict[str, list[int]] = {}
-    for i, (label, equal) in enumerate(zip(table["label"], table["equal"])):
+    for i, label in enumerate(table["label"]):
         if label:
             groups.setdefault(label, []).append(i)
     for i, equal in enumerate(table["equal"]):
