@@ -29,7 +29,7 @@ import pandas as pd
 from . import expressions
 from .errors import ModelError
 from .options import Options
-from .syntax import Constraint, Definition, Formula, Term
+from .statements import Constraint, Definition, Formula, Term
 
 COLUMNS = ["id", "lhs", "op", "rhs", "user", "free", "ustart", "exo", "label", "equal", "start"]
 

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from sem_engine.errors import ModelSyntaxError
 from sem_engine.expressions import ARITY, FUNCTIONS, Binary, Call, Name, Num, Unary
-from sem_engine.syntax import (
+from sem_engine.statements import (
     Constraint,
     Definition,
     Formula,
@@ -14,8 +14,8 @@ from sem_engine.syntax import (
     Term,
     format_model,
     format_statement,
-    parse,
 )
+from sem_engine.syntax import parse
 
 HOLZINGER_SWINEFORD = """
 visual  =~ x1 + x2 + x3
