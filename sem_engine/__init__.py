@@ -28,6 +28,7 @@ from .errors import (  # noqa: E402
     SemError,
 )
 from . import datasets  # noqa: E402
+from .compare import compare  # noqa: E402
 from .pipeline import cfa, sem  # noqa: E402
 from .results import Fit  # noqa: E402
 
@@ -35,5 +36,5 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ConvergenceWarning", "DataError", "DataWarning", "Fit", "HeywoodWarning", "IdentificationError",
-    "ModelError", "ModelSyntaxError", "SemError", "cfa", "datasets", "sem", "__version__",
+    "ModelError", "ModelSyntaxError", "SemError", "cfa", "compare", "datasets", "sem", "__version__",
 ]
