@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2
 
+from . import robust
 from .errors import DataError, ModelError
 from .fit_measures import fit_measures, rmsea
 
@@ -29,13 +30,17 @@ COLUMNS = ["Df", "AIC", "BIC", "Chisq", "Chisq_diff", "RMSEA", "Df_diff", "pvalu
            "CFI", "RMSEA_model", "CFI_diff", "RMSEA_model_diff"]
 
 
-def compare(*fits, names: Sequence[str] | None = None) -> pd.DataFrame:
+def compare(*fits, names: Sequence[str] | None = None, method: str = "satorra.bentler.2001") -> pd.DataFrame:
     """Chi-square difference tests of nested models fitted to the same data.
 
     ``fits``: two or more fits; ``names``: row labels (default ``model1``, ``model2``, ... in the
     order given).  Returns one row per model, sorted by df, with columns Df, AIC, BIC, Chisq,
     Chisq_diff, RMSEA (of the difference test), Df_diff, pvalue, CFI, RMSEA_model and the
     differences CFI_diff and RMSEA_model_diff; the first row's differences are NaN.
+
+    Fits with a robust estimator (MLM, MLR) are compared by the scaled difference test of
+    ``method`` ("satorra.bentler.2001" or "satorra.bentler.2010", as lavTestLRT), whose RMSEA lavaan
+    does not report (NaN here).
 
     Raises DataError if the fits are not to the same data (variables, N, sample moments), and
     ModelError if they cannot be nested: different likelihoods or mean structures, equal df with
@@ -49,7 +54,7 @@ def compare(*fits, names: Sequence[str] | None = None) -> pd.DataFrame:
     order = sorted(range(len(fits)), key=lambda i: fits[i].df)
     fits, names = [fits[i] for i in order], [names[i] for i in order]
     rows = [_row(fits[0]) | _NO_DIFFERENCE]
-    rows += [_row(fits[k]) | _difference(fits[k - 1], fits[k], names[k - 1], names[k])
+    rows += [_row(fits[k]) | _difference(fits[k - 1], fits[k], names[k - 1], names[k], method)
              for k in range(1, len(fits))]
     table = pd.DataFrame(rows, index=pd.Index(names, name="model"))
     table["CFI_diff"] = table["CFI"].diff()
@@ -66,7 +71,7 @@ def _row(fit) -> dict:
             "RMSEA_model": m["rmsea"]}
 
 
-def _difference(free, restricted, free_name: str, restricted_name: str) -> dict:
+def _difference(free, restricted, free_name: str, restricted_name: str, method: str) -> dict:
     """Δχ², RMSEA of the difference, Δdf and p of ``restricted`` against ``free``."""
     d_chisq, d_df = restricted.chisq - free.chisq, restricted.df - free.df
     if d_chisq < -CHISQ_TOL:
@@ -81,6 +86,10 @@ def _difference(free, restricted, free_name: str, restricted_name: str) -> dict:
                 f"chi-squares ({free.chisq:.6g} vs {restricted.chisq:.6g}): they are not nested, "
                 "and a chi-square difference test does not apply")
         return {"Chisq_diff": d_chisq, "RMSEA": 0.0, "Df_diff": 0, "pvalue": np.nan}
+    if free.options.estimator != "ML":
+        scaled = robust.scaled_difference(free, restricted, method)
+        return {"Chisq_diff": scaled.chisq_diff, "RMSEA": np.nan, "Df_diff": scaled.df_diff,
+                "pvalue": scaled.pvalue}
     return {"Chisq_diff": d_chisq, "RMSEA": rmsea(d_chisq, d_df, free.nobs), "Df_diff": d_df,
             "pvalue": float(chi2.sf(d_chisq, d_df))}
 
@@ -94,6 +103,10 @@ def _check_same_data(fits, names) -> None:
                 f"{first_name} and {name} use different observed variables "
                 f"({', '.join(sorted(set(ov) ^ set(fit.spec.ov)))}); nested models must be fitted "
                 "to the same variables")
+        if fit.options.estimator != first.options.estimator:
+            raise ModelError(
+                f"{first_name} uses estimator={first.options.estimator!r} and {name} "
+                f"estimator={fit.options.estimator!r}; refit both with the same estimator")
         if fit.options.likelihood != first.options.likelihood:
             raise ModelError(
                 f"{first_name} uses likelihood={first.options.likelihood!r} and {name} "

@@ -27,7 +27,7 @@ RMSEA_CI_LEVEL = 0.90
 RMSEA_CLOSE_H0 = 0.05
 RMSEA_NOTCLOSE_H0 = 0.08
 # lavaan tests "t == 0" with R's all.equal(t, 0), whose tolerance is sqrt(machine epsilon).
-_ALL_EQUAL_TOL = 1.5e-8
+ALL_EQUAL_TOL = 1.5e-8
 
 
 class Inputs(NamedTuple):
@@ -69,7 +69,7 @@ def cfi(chisq: float, df: int, chisq0: float, df0: int) -> float:
     """
     t1 = max(chisq - df, 0.0)
     t2 = max(chisq - df, chisq0 - df0, 0.0)
-    if abs(t1) <= _ALL_EQUAL_TOL and abs(t2) <= _ALL_EQUAL_TOL:
+    if abs(t1) <= ALL_EQUAL_TOL and abs(t2) <= ALL_EQUAL_TOL:
         return 1.0
     return 1.0 - t1 / t2
 
@@ -101,7 +101,7 @@ def rfi(chisq: float, df: int, chisq0: float, df0: int) -> float:
 
 def nfi(chisq: float, df: int, chisq0: float, df0: int) -> float:
     """Normed fit index, (χ²₀ - χ²) / χ²₀; 1 when df = 0.  Bentler & Bonett (1980)."""
-    if df > df0 or abs(chisq0) <= _ALL_EQUAL_TOL:
+    if df > df0 or abs(chisq0) <= ALL_EQUAL_TOL:
         return np.nan
     return (chisq0 - chisq) / chisq0 if df > 0 else 1.0
 
@@ -121,7 +121,7 @@ def ifi(chisq: float, df: int, chisq0: float, df0: int) -> float:
     t2 = chisq0 - df
     if t2 < 0:
         return 1.0
-    return np.nan if abs(t2) <= _ALL_EQUAL_TOL else (chisq0 - chisq) / t2
+    return np.nan if abs(t2) <= ALL_EQUAL_TOL else (chisq0 - chisq) / t2
 
 
 def rni(chisq: float, df: int, chisq0: float, df0: int) -> float:
@@ -130,7 +130,7 @@ def rni(chisq: float, df: int, chisq0: float, df0: int) -> float:
     McDonald & Marsh (1990).
     """
     t2 = chisq0 - df0
-    return np.nan if abs(t2) <= _ALL_EQUAL_TOL else 1.0 - (chisq - df) / t2
+    return np.nan if abs(t2) <= ALL_EQUAL_TOL else 1.0 - (chisq - df) / t2
 
 
 # -- information criteria (lav_fit_aic.R) ------------------------------------------------------

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from .errors import ModelError
 
 _CHOICES = {
-    "estimator": ("ML",),
+    "estimator": ("ML", "MLM", "MLMVS", "MLMV", "MLR"),
     "likelihood": ("normal", "wishart"),
     "information": ("expected", "observed"),
     "missing": ("listwise",),
@@ -23,7 +23,8 @@ class Options:
     """Settings of one fit.
 
     ``meanstructure=None`` means lavaan's "default": a mean structure only when the model has
-    intercepts (``~ 1``) or the user asked for one.
+    intercepts (``~ 1``) or the user asked for one.  ``information=None`` means lavaan's default:
+    "observed" for ``estimator="MLR"``, "expected" otherwise.
     """
 
     std_lv: bool = False
@@ -38,7 +39,7 @@ class Options:
     int_lv_free: bool = False
     estimator: str = "ML"
     likelihood: str = "normal"
-    information: str = "expected"
+    information: str | None = None
     missing: str = "listwise"
     level: float = 0.95
     max_iter: int = 500
@@ -46,6 +47,9 @@ class Options:
     group: str | None = None
 
     def __post_init__(self):
+        if self.information is None:  # lavaan: observed information for MLR, expected otherwise
+            estimator = str(self.estimator).upper()
+            object.__setattr__(self, "information", "observed" if estimator == "MLR" else "expected")
         for name, allowed in _CHOICES.items():
             value = getattr(self, name)
             if isinstance(value, str):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import constraints, engine, identification, matrices, moments, partable, start, syntax
+from . import constraints, engine, identification, matrices, moments, partable, robust, start, syntax
 from .errors import ConvergenceWarning, DataError, DataWarning, HeywoodWarning
 from .inference import vcov
 from .objective import n_eff
@@ -42,6 +43,8 @@ def sem(model: str, data=None, *, sample_cov=None, sample_mean=None, sample_nobs
     vcov_x, singular = vcov(h_z, reparam, float(n_eff(summary.n_used, opts.likelihood)))
     fit = Fit(model, pt, spec, reparam, opts, sample, summary, state, df, compiled, vcov_x,
               _heywood(pt, state.x))
+    if opts.estimator != "ML" and not singular.size:
+        fit = dataclasses.replace(fit, vcov_x=robust.robust_vcov(fit))
     _warn(fit, singular)
     return fit
 

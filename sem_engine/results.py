@@ -175,10 +175,15 @@ class Fit:
 
     # -- derived results (each lives in its own module; imported lazily to keep import light) --
     def fit_measures(self):
-        """Fit indices keyed like lavaan's ``fitMeasures()`` (see fit_measures.py)."""
+        """Fit indices keyed like lavaan's ``fitMeasures()`` (see fit_measures.py); with a robust
+        estimator, lavaan's scaled and robust measures follow (see robust.py)."""
+        from . import robust
         from .fit_measures import fit_measures
 
-        return fit_measures(self)
+        measures = fit_measures(self)
+        if self.options.estimator == "ML":
+            return measures
+        return pd.concat([measures, robust.fit_measures(self)])
 
     def standardized(self, kind: str = "std.all"):
         """Standardized solution with delta-method SEs, like ``standardizedSolution()``."""
