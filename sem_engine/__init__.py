@@ -29,12 +29,15 @@ from .errors import (  # noqa: E402
 )
 from . import datasets  # noqa: E402
 from .compare import compare  # noqa: E402
+from .descriptives import bartlett, cronbach_alpha, describe, kmo, mahalanobis, mardia  # noqa: E402
 from .pipeline import cfa, sem  # noqa: E402
+from .validity import htmt_from_data  # noqa: E402
 from .results import Fit  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ConvergenceWarning", "DataError", "DataWarning", "Fit", "HeywoodWarning", "IdentificationError",
-    "ModelError", "ModelSyntaxError", "SemError", "cfa", "compare", "datasets", "sem", "__version__",
+    "ModelError", "ModelSyntaxError", "SemError", "bartlett", "cfa", "compare", "cronbach_alpha",
+    "datasets", "describe", "htmt_from_data", "kmo", "mahalanobis", "mardia", "sem", "__version__",
 ]

@@ -45,7 +45,7 @@ def row_index(pt: ParameterTable) -> dict[str, int]:
 
 def build(pt: ParameterTable, spec: Spec) -> Reparam:
     """Reparametrization satisfying every equality constraint of the model."""
-    a, b = _linear_system(pt, spec)
+    a, b, _ = linear_system(pt, spec)
     npar = spec.npar
     if a.shape[0] == 0:
         return Reparam(np.zeros(npar), np.eye(npar), 0)
@@ -57,16 +57,22 @@ def build(pt: ParameterTable, spec: Spec) -> Reparam:
     return Reparam(x0, vt[rank:].T.copy(), rank)
 
 
-def _linear_system(pt: ParameterTable, spec: Spec) -> tuple[np.ndarray, np.ndarray]:
+def linear_system(pt: ParameterTable, spec: Spec) -> tuple[np.ndarray, np.ndarray, list]:
+    """A, b of the constraints A x = b, and the origin of each row.
+
+    Rows: for every label shared by several free rows, one row x_first - x_k = 0 per further row
+    (origin: the pair of table rows), then one row per ``==`` constraint (origin: the Constraint).
+    """
     free = pt.table["free"].to_numpy()
-    rows_a, rows_b = [], []
+    rows_a, rows_b, origins = [], [], []
     for label, rows in pt.labels.items():
-        idx = [free[r] - 1 for r in rows if free[r] > 0]
-        for k in idx[1:]:
+        rows = [r for r in rows if free[r] > 0]
+        for k in rows[1:]:
             row = np.zeros(spec.npar)
-            row[idx[0]], row[k] = 1.0, -1.0
+            row[free[rows[0]] - 1], row[free[k] - 1] = 1.0, -1.0
             rows_a.append(row)
             rows_b.append(0.0)
+            origins.append((rows[0], k))
     for c in pt.constraints:
         if c.op != "==":
             raise ModelError(
@@ -76,7 +82,8 @@ def _linear_system(pt: ParameterTable, spec: Spec) -> tuple[np.ndarray, np.ndarr
         grad, value0 = _affine(c, pt, spec)
         rows_a.append(grad)
         rows_b.append(-value0)
-    return np.array(rows_a).reshape(-1, spec.npar), np.array(rows_b)
+        origins.append(c)
+    return np.array(rows_a).reshape(-1, spec.npar), np.array(rows_b), origins
 
 
 def _affine(c, pt: ParameterTable, spec: Spec) -> tuple[np.ndarray, float]:

@@ -85,8 +85,12 @@ def wald(est: np.ndarray, se: np.ndarray, level: float) -> Wald:
     return Wald(se, z, pvalue, est - crit * se, est + crit * se)
 
 
-def make_defined(pt: ParameterTable, spec: Spec) -> Callable[[jnp.ndarray, Moments], jnp.ndarray]:
-    """defined(x, moments): values of the ``:=`` parameters, each may use earlier ones."""
+def make_definitions(pt: ParameterTable) -> Callable[[jnp.ndarray], jnp.ndarray]:
+    """definitions(values): the ``:=`` parameters from the value of every table row.
+
+    Each definition may use earlier ones.  ``values`` may be any per-row values (the estimates, or
+    the standardized values as lavaan's ``standardizedSolution`` uses them).
+    """
     index = dict(row_index(pt))
     n_rows = len(pt.table)
     funcs = []
@@ -94,11 +98,20 @@ def make_defined(pt: ParameterTable, spec: Spec) -> Callable[[jnp.ndarray, Momen
         funcs.append(expressions.to_function(d.expr, index))
         index[d.name] = n_rows + k
 
-    def defined(x, moments):
-        values = row_values(x, spec, moments)
+    def definitions(values):
         for f in funcs:
             values = jnp.concatenate([values, f(values)[None]])
         return values[n_rows:]
+
+    return definitions
+
+
+def make_defined(pt: ParameterTable, spec: Spec) -> Callable[[jnp.ndarray, Moments], jnp.ndarray]:
+    """defined(x, moments): values of the ``:=`` parameters at the free parameters x."""
+    definitions = make_definitions(pt)
+
+    def defined(x, moments):
+        return definitions(row_values(x, spec, moments))
 
     return defined
 

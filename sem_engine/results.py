@@ -142,9 +142,14 @@ class Fit:
         return np.asarray(self.engine.row_values(jnp.asarray(self.x), self.moments))
 
     # -- tables --------------------------------------------------------------------------------
-    def estimates(self) -> pd.DataFrame:
-        """Parameter estimates with SE, z, p and CI, like lavaan's ``parameterEstimates()``."""
-        return self._estimates.copy()
+    def estimates(self, standardized: bool = True) -> pd.DataFrame:
+        """Parameter estimates with SE, z, p and CI, and (``standardized=True``) the columns
+        std_lv, std_all and std_nox, like lavaan's ``parameterEstimates(standardized=TRUE)``."""
+        if not standardized:
+            return self._estimates.copy()
+        from .standardize import std_columns
+
+        return pd.concat([self._estimates, std_columns(self)], axis=1)
 
     @cached_property
     def _estimates(self) -> pd.DataFrame:

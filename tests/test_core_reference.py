@@ -17,6 +17,8 @@ def test_estimates_and_se(case):
     assert_close(ours["se"], ref["se"], what=f"{case} se")
     for col in ("z", "pvalue", "ci_lower", "ci_upper"):
         assert_close(ours[col], ref[col], abs_tol=1e-4, rel_tol=1e-5, what=f"{case} {col}")
+    for col in ("std_lv", "std_all", "std_nox"):
+        assert_close(ours[col], ref[col], what=f"{case} {col}")
 
 
 @pytest.mark.parametrize("case", CORE_CASES)
