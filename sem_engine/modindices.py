@@ -1,0 +1,253 @@
+"""Modification indices (univariate score tests of fixed parameters) and score tests of constraints.
+
+Both use, per observation, the score s = Δᵀ A1 r of the log-likelihood and the expected
+information I = Δᵀ A1 Δ (Δ = ∂(μ, vech Σ)/∂θ, A1 the expected h1 information at the model
+moments, r = (x̄ - μ, vech(S + ddᵀ - Σ)); see residuals.py), with N the number of observations
+under either likelihood, as in lavaan.
+
+Modification indices, as lavaan's ``modindices()`` (lav_modindices.R, lavaan 0.6).  The model is
+extended by every parameter ``lav_partable_full`` lists (loadings of each factor on every observed
+non-covariate outside the regressions, covariances among indicators, among covariates and among
+factors, regressions among all variables in regressions, intercepts with a mean structure) and by
+every fixed parameter of the table set free.  With "2" the free parameters (equality-constraint
+basis K) and "1" the others, at the estimates:
+
+    V   = I₁₁ - I₁₂ K (Kᵀ I₂₂ K)⁻¹ Kᵀ I₂₁           (only its diagonal is used)
+    MI  = N s₁² / V,    EPC = s₁ / V
+
+Moments among fixed covariates (``fixed_x``) carry no information (lavaan's x.idx).  Parameters
+with V < ε^⅓ are dropped as redundant with the free ones (e.g. a marker loading beside the factor
+variance; lavaan reports them as NA and removes them).  Standardized EPCs (sepc_lv, sepc_all,
+sepc_nox): the EPC standardized like an estimate (standardize.py), covariances scaled by the
+square roots of the estimated (residual) variances; a variance EPC below √ε gives 0.
+
+Score tests of equality constraints, as ``lavTestScore(fit)`` (lav_test_score.R): with the
+constraints A θ = b (constraints.linear_system: shared labels, then ``==``) and s, I at the
+constrained estimates, releasing constraint r alone gives
+
+    X²_r = N sᵀ K₋ᵣ (K₋ᵣᵀ I K₋ᵣ)⁻¹ K₋ᵣᵀ s           (df 1),
+
+K₋ᵣ a basis of the null space of A without row r (lavaan: N·sᵀ [Z⁺]₁₁ s with the bordered
+information Z).  Releasing all of them gives the total test N sᵀ I⁻¹ s on rank(A) df.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+from scipy import linalg, stats
+
+from . import constraints, implied, residuals, standardize
+from .errors import ModelError
+from .expressions import to_text
+from .matrices import Spec, build_spec, to_matrices
+from .partable import ParameterTable
+
+COLUMNS = ["lhs", "op", "rhs", "mi", "epc", "sepc_lv", "sepc_all", "sepc_nox"]
+_EPS = np.finfo(np.float64).eps
+
+
+def modification_indices(fit, minimum_value: float = 0.0, sort: bool = False) -> pd.DataFrame:
+    """lavaan's ``modindices(fit)``: lhs op rhs mi epc sepc_lv sepc_all sepc_nox.
+
+    ``minimum_value`` keeps rows with mi above it; ``sort`` orders by mi, largest first.
+    """
+    ext, candidate, spec = _extended(fit)
+    freed = candidate["row"].to_numpy()[~candidate["new"].to_numpy()]
+    x_ext = np.concatenate([fit.x, fit.row_values[freed], np.zeros(int(candidate["new"].sum()))])
+    score, info = _score_and_information(fit, spec, _to_matrices(jnp.asarray(x_ext), spec, fit.moments))
+    npar, basis = fit.spec.npar, fit.reparam.basis
+    i22_inv = basis @ np.linalg.inv(basis.T @ info[:npar, :npar] @ basis) @ basis.T
+    i12 = info[npar:, :npar]
+    v = np.diag(info)[npar:] - np.einsum("ij,jk,ik->i", i12, i22_inv, i12)
+    keep = v >= _EPS ** (1 / 3)
+    v = np.where(keep, v, np.nan)
+    s = score[npar:]
+    mi, epc = fit.nobs * s**2 / v, s / v
+    out = candidate.loc[:, ["lhs", "op", "rhs"]].assign(mi=mi, epc=epc)
+    out = pd.concat([out, _sepc(fit, ext, spec, candidate, epc)], axis=1)
+    out = out.loc[keep].reset_index(drop=True)
+    if sort:
+        out = out.sort_values("mi", ascending=False, kind="stable").reset_index(drop=True)
+    if minimum_value > 0:
+        out = out.loc[out["mi"] > minimum_value].reset_index(drop=True)
+    return out[COLUMNS]
+
+
+def candidate_parameters(pt: ParameterTable) -> list[tuple[str, str, str]]:
+    """Every parameter lavaan's ``lav_partable_full`` lists (strict.exo = FALSE), in its order."""
+    v, t = pt.variables, pt.table
+    ov, lv, ov_x, ind = v.ov, v.lv, set(v.ov_x), set(v.indicators)
+    ov_nox = [o for o in ov if o not in ov_x]
+    reg = t.loc[t["op"] == "~"]
+    eqs = list(dict.fromkeys([*reg["lhs"], *reg["rhs"]]))
+    out = [(f, "=~", o) for f in lv for o in ov_nox if o not in eqs]
+    out += [(a, "~~", b) for a, b in _lower_pairs(ov_nox) if a in ind and b in ind]
+    out += [(a, "~~", b) for a, b in _lower_pairs([o for o in ov if o in ov_x])]
+    out += [(a, "~~", b) for a, b in _lower_pairs(lv)]
+    out += [(y, "~", x) for y in eqs for x in eqs if y != x and not (y in ind and x in lv)]
+    if pt.meanstructure:
+        out += [(name, "~1", "") for name in (*ov, *lv)]
+    return out
+
+
+def _lower_pairs(names):
+    """(names[j], names[i]) for i >= j, by columns: lavaan's lower.tri order."""
+    return [(names[j], names[i]) for j in range(len(names)) for i in range(j, len(names))]
+
+
+def extended_table(pt: ParameterTable) -> tuple[ParameterTable, pd.DataFrame]:
+    """The table with fixed rows freed and candidate parameters added, and the candidate list.
+
+    In the extended table the original free parameters keep their numbers 1..npar; freed rows
+    (table order) and then added parameters follow.  ``candidate`` has lhs op rhs, ``row`` (the
+    original row of a freed parameter, -1 for an added one) and ``new``.
+    """
+    t = pt.table
+    fixed = np.flatnonzero(t["free"].to_numpy() == 0)
+    have = {_key(a, op, b) for a, op, b in zip(t["lhs"], t["op"], t["rhs"])}
+    added = []
+    for lhs, op, rhs in candidate_parameters(pt):
+        if _key(lhs, op, rhs) not in have:
+            have.add(_key(lhs, op, rhs))
+            added.append((lhs, op, rhs))
+    npar = pt.npar
+    table = t.copy()
+    table.loc[fixed, "free"] = npar + 1 + np.arange(len(fixed))
+    table["exo"] = 0
+    extra = pd.DataFrame(added, columns=["lhs", "op", "rhs"]).assign(
+        user=10, free=npar + len(fixed) + 1 + np.arange(len(added)), ustart=np.nan, exo=0, label="",
+        equal="", start=np.nan, line=0)
+    table = pd.concat([table, extra], ignore_index=True)
+    table["id"] = np.arange(1, len(table) + 1)
+    candidate = pd.concat([
+        t.loc[fixed, ["lhs", "op", "rhs"]].assign(row=fixed, new=False),
+        extra[["lhs", "op", "rhs"]].assign(row=-1, new=True)], ignore_index=True)
+    ext = ParameterTable(table, pt.variables, pt.meanstructure)
+    return ext, candidate
+
+
+def _key(lhs, op, rhs):
+    return (op, *sorted((lhs, rhs))) if op == "~~" else (op, lhs, rhs)
+
+
+class _Extended(NamedTuple):
+    table: ParameterTable
+    candidate: pd.DataFrame
+    spec: Spec
+
+
+# Per model structure (keyed by the fit's Spec, which refits of the same model share).
+_EXTENDED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _extended(fit) -> _Extended:
+    if fit.spec not in _EXTENDED:
+        ext, candidate = extended_table(fit.partable)
+        _EXTENDED[fit.spec] = _Extended(ext, candidate, build_spec(ext))
+    return _EXTENDED[fit.spec]
+
+
+_to_matrices = jax.jit(to_matrices, static_argnums=1)  # compiled once per (extended) model
+
+
+def _score_and_information(fit, spec: Spec, mats) -> tuple[np.ndarray, np.ndarray]:
+    """Score Δᵀ A1 r and expected information Δᵀ A1 Δ of one observation (residuals.py) in the
+    parameters of ``spec``, at its model matrices ``mats`` (which imply the fitted Σ, μ).
+
+    Moments among fixed covariates carry no information (their rows of A1 are zero), but
+    enter the score.
+    """
+    s, xbar = np.asarray(fit.moments.s), np.asarray(fit.moments.xbar)
+    sigma, mu = fit.implied_arrays
+    meanstructure = spec.meanstructure
+    delta = residuals.moment_jacobian(spec, mats)
+    keep = residuals.not_x(fit)
+    a1 = residuals.h1_information(sigma, mu, s, xbar, meanstructure, False, np.ones_like(keep))
+    score = delta.T @ a1 @ residuals.moment_residuals(s, xbar, sigma, mu, meanstructure)
+    return score, delta.T @ (a1 * np.outer(keep, keep)) @ delta
+
+
+def _sepc(fit, ext: ParameterTable, spec, candidate: pd.DataFrame, epc: np.ndarray) -> pd.DataFrame:
+    """sepc_lv, sepc_all, sepc_nox: sign(epc) · |epc| standardized as an estimate (lavaan's rules).
+
+    Covariances are scaled by the square roots of the (residual) variance estimates, except that
+    a variance of a fixed covariate contributes its own EPC (lavaan); variances below √ε give 0.
+    """
+    t = ext.table
+    n_rows = len(fit.partable.table)
+    rows = np.where(candidate["new"], n_rows + np.cumsum(candidate["new"]) - 1, candidate["row"])
+    values = np.concatenate([fit.row_values, np.zeros(len(t) - n_rows)])
+    exo = np.concatenate([fit.partable.table["exo"].to_numpy() == 1, np.zeros(len(t) - n_rows, dtype=bool)])
+    is_var = ((t["op"] == "~~") & (t["lhs"] == t["rhs"])).to_numpy()
+    magnitude = values.copy()
+    magnitude[rows] = np.abs(epc)
+    magnitude[is_var & ~exo] = values[is_var & ~exo]
+    small = is_var & ~(np.abs(magnitude) >= np.sqrt(_EPS))
+    magnitude[small] = np.nan
+    mats = fit.matrices
+    lv_var = np.diag(np.asarray(implied.eta_cov(mats)))[:fit.spec.n_lv]
+    ov_var = np.diag(fit.implied_arrays[0])
+    out = {}
+    for kind in standardize.KINDS:
+        std = np.array(standardize.scale(magnitude, lv_var, ov_var, standardize.scaling(ext, spec, kind)))
+        std[small] = 0.0
+        out["sepc_" + kind[4:]] = np.sign(epc) * std[rows]
+    return pd.DataFrame(out)
+
+
+def score_tests(fit) -> pd.DataFrame:
+    """Univariate score tests of the equality constraints, like ``lavTestScore(fit)$uni``.
+
+    Columns lhs op rhs (readable: ``visual=~x2 == visual=~x3`` for a shared label), plabel_lhs
+    and plabel_rhs (lavaan's naming: ``.p2.`` for table row 2, user text without spaces for ``==``
+    constraints), X2, df, p_value.
+    """
+    a, origins, score, info = _constraint_system(fit)
+    x2 = [_released(score, info, np.delete(a, r, axis=0), fit.nobs) for r in range(a.shape[0])]
+    t = fit.partable.table
+    names = [_constraint_names(o, t) for o in origins]
+    out = pd.DataFrame(names, columns=["lhs", "op", "rhs", "plabel_lhs", "plabel_rhs"])
+    return out.assign(X2=x2, df=1, p_value=stats.chi2.sf(x2, 1))
+
+
+def score_test_total(fit) -> pd.Series:
+    """The joint score test of all equality constraints, like ``lavTestScore(fit)$test``."""
+    a, _, score, info = _constraint_system(fit)
+    x2 = _released(score, info, np.zeros((0, a.shape[1])), fit.nobs)
+    df = int(np.linalg.matrix_rank(a))
+    return pd.Series({"X2": x2, "df": df, "p_value": stats.chi2.sf(x2, df)})
+
+
+def _constraint_system(fit) -> tuple[np.ndarray, list, np.ndarray, np.ndarray]:
+    """A and the origins of its rows, and the score and expected information at the estimates."""
+    a, _, origins = constraints.linear_system(fit.partable, fit.spec)
+    if a.shape[0] == 0:
+        raise ModelError("the model has no equality constraints to test; score tests need "
+                         "shared labels or == constraints")
+    return (a, origins, *_score_and_information(fit, fit.spec, fit.matrices))
+
+
+def _released(score: np.ndarray, info: np.ndarray, a_kept: np.ndarray, n: int) -> float:
+    """N sᵀ K (Kᵀ I K)⁻¹ Kᵀ s with K a basis of the null space of the kept constraints."""
+    k = linalg.null_space(a_kept) if a_kept.shape[0] else np.eye(score.size)
+    ks = k.T @ score
+    return float(n * ks @ np.linalg.solve(k.T @ info @ k, ks))
+
+
+def _constraint_names(origin, t: pd.DataFrame) -> tuple[str, str, str, str, str]:
+    if isinstance(origin, tuple):
+        first, other = origin
+        return (_row_text(t, first), "==", _row_text(t, other),
+                f".p{t['id'][first]}.", f".p{t['id'][other]}.")
+    lhs, rhs = to_text(origin.lhs), to_text(origin.rhs)
+    return lhs, "==", rhs, lhs.replace(" ", ""), rhs.replace(" ", "")
+
+
+def _row_text(t: pd.DataFrame, row: int) -> str:
+    return f"{t['lhs'][row]}{t['op'][row]}{t['rhs'][row]}"
