@@ -1,9 +1,10 @@
 """sem_engine: structural equation models in the lavaan syntax, estimated by one compiled JAX function.
 
 Importing the package switches JAX to float64 (``jax_enable_x64``).  If JAX has not been imported
-yet, it also adds ``--xla_cpu_enable_concurrency_optimized_scheduler=false`` to ``XLA_FLAGS``:
-with jaxlib 0.10.2 on small CPUs the concurrency-optimized scheduler can deadlock vmapped
-while-loops (the bootstrap).
+yet, it also adds ``--xla_cpu_enable_concurrency_optimized_scheduler=false`` to ``XLA_FLAGS``, a
+reported workaround for hangs of vmapped loops with jaxlib 0.10.2 on small CPUs.  The hang we
+traced (a bootstrap batch on 2 cores) is in jaxlib's batched LAPACK kernels, which wait on XLA's
+thread pool from inside it; batched code therefore avoids LAPACK altogether (linalg.py).
 """
 
 import os

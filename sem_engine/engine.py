@@ -19,12 +19,14 @@ from .matrices import Spec, row_values, to_matrices
 from .objective import make_implied, make_loss
 from .inference import make_expected_hessian
 from .optimize import make_fit
+from .scoring import make_scoring
 
 
 class Engine(NamedTuple):
     """Jitted functions of (x or z, moments)."""
 
     fit_moments: Callable      # (moments, z_start) -> FitState
+    refit_moments: Callable    # (moments, z_start, H₀⁻¹) -> FitState (scoring.py; jitted by its caller)
     hessian_z: Callable        # (z, moments) -> Kᵀ H K, expected Hessian of F_ML
     observed_hessian_z: Callable  # (z, moments) -> observed Hessian of F_ML in z
     implied: Callable          # (x, moments) -> (Σ, μ)
@@ -70,6 +72,7 @@ def _build(spec: Spec, reparam: Reparam, max_iter: int, grad_tol: float) -> Engi
 
     return Engine(
         fit_moments=jax.jit(make_fit(spec, reparam, max_iter, grad_tol)),
+        refit_moments=make_scoring(spec, reparam, grad_tol=grad_tol * 1e-2),
         hessian_z=jax.jit(hessian_z),
         observed_hessian_z=jax.jit(observed_hessian_z),
         implied=jax.jit(make_implied(spec)),

@@ -3,20 +3,22 @@
     Σ = Λ (I - B)⁻¹ Ψ (I - B)⁻ᵀ Λᵀ + Θ,    μ = ν + Λ (I - B)⁻¹ α
 
 (Bollen 1989, ch. 8; lavaan's LISREL representation).  ``total`` gives (I - B)⁻¹, the total
-effects among the η variables plus the identity.
+effects among the η variables plus the identity (linalg.inverse: no LAPACK call when ``jax.vmap``
+batches it, see linalg.py).
 """
 
 from __future__ import annotations
 
 import jax.numpy as jnp
 
+from . import linalg
 from .matrices import Matrices
 
 
 def total(mats: Matrices) -> jnp.ndarray:
     """(I - B)⁻¹."""
     m = mats.beta.shape[0]
-    return jnp.linalg.solve(jnp.eye(m) - mats.beta, jnp.eye(m))
+    return linalg.inverse(jnp.eye(m) - mats.beta)
 
 
 def eta_cov(mats: Matrices) -> jnp.ndarray:

@@ -26,7 +26,7 @@ from .objective import make_loss
 
 CONVERGED, MAX_ITER, NOT_PD, NO_DESCENT = 0, 1, 2, 3
 # A Newton decrement below this (relative to F) is a decrease no float64 evaluation can resolve.
-_ROUNDING = 1e-14
+ROUNDING = 1e-14
 STATUS_TEXT = {
     CONVERGED: "converged",
     MAX_ITER: "iteration limit reached",
@@ -88,14 +88,14 @@ def make_fit(spec: Spec, reparam: Reparam, max_iter: int = 500, grad_tol: float 
 
         def not_done(state):
             _, f, g, it, status, decrement = state
-            small = (jnp.max(jnp.abs(g)) < grad_tol) | (decrement < _ROUNDING * (1.0 + jnp.abs(f)))
+            small = (jnp.max(jnp.abs(g)) < grad_tol) | (decrement < ROUNDING * (1.0 + jnp.abs(f)))
             return ~small & (it < max_iter) & (status == CONVERGED) & jnp.isfinite(f)
 
         f0, g0 = value_and_grad(z_start)
         init = (z_start, f0, g0, jnp.asarray(0), jnp.asarray(CONVERGED), jnp.asarray(jnp.inf))
         z, f, g, it, status, decrement = lax.while_loop(not_done, step, init)
         grad_norm = jnp.max(jnp.abs(g))
-        optimal = (grad_norm < grad_tol) | (decrement < _ROUNDING * (1.0 + jnp.abs(f)))
+        optimal = (grad_norm < grad_tol) | (decrement < ROUNDING * (1.0 + jnp.abs(f)))
         status = jnp.where(
             ~jnp.isfinite(f), NOT_PD,
             jnp.where(optimal, CONVERGED, jnp.where(status == NO_DESCENT, NO_DESCENT, MAX_ITER)))

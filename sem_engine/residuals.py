@@ -38,8 +38,8 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from .errors import ModelError
 from . import implied
+from .errors import ModelError
 from .matrices import NAMES, SYMMETRIC, Matrices, Spec
 
 KINDS = ("raw", "cor", "cor.bollen", "normalized", "standardized")

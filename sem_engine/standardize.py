@@ -15,7 +15,10 @@ where the scale of a variable that the kind does not standardize is 1:
 
     std.lv    latent variables only;
     std.all   latent and observed variables;
-    std.nox   as std.all, but not the exogenous observed covariates (``ov_x``).
+    std.nox   as std.all, except the exogenous observed covariates (``ov_x``) as predictors and
+              in their own variances, covariances and means (lavaan still divides by sd(lhs)
+              when one is the outcome of a regression or an indicator, as in the extended
+              models of modification indices).
 
 Defined parameters (``:=``) are their expressions evaluated on the standardized row values, as in
 lavaan's ``standardizedSolution``.  Standard errors come from the delta method, J vcov(x) Jᵀ with
@@ -48,7 +51,7 @@ _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class Scaling(NamedTuple):
-    """Where each row's scale factors sit in the vector [sd(latent), sd(observed), rv, 1].
+    """Where each row's scale factors sit in the vector [sd(latent), sd(observed), rv, 1, NaN].
 
     ``num`` and ``den`` (2 x rows) index that vector; ``var_rows`` are the table's variance rows,
     whose values give rv (in this order).
@@ -85,7 +88,8 @@ def _make_scaled(pt: ParameterTable, spec: Spec) -> Callable[[jax.Array, Moments
 def scale(values, lv_var, ov_var, sc: Scaling):
     """Standardize per-row ``values`` given the model-implied variances of the latent variables
     (in ``spec.eta`` order) and of the observed ones (``spec.ov`` order); rv from ``values``."""
-    scales = jnp.concatenate([_sd(lv_var), _sd(ov_var), jnp.sqrt(jnp.abs(values[sc.var_rows])), jnp.ones(1)])
+    scales = jnp.concatenate([_sd(lv_var), _sd(ov_var), jnp.sqrt(jnp.abs(values[sc.var_rows])),
+                              jnp.array([1.0, jnp.nan])])
     return values * scales[sc.num[0]] * scales[sc.num[1]] / (scales[sc.den[0]] * scales[sc.den[1]])
 
 
@@ -122,8 +126,8 @@ def scaling(pt: ParameterTable, spec: Spec, kind: str) -> Scaling:
     def sd_out(v):
         return out_pos.get(v, one)
 
-    def rv(v):
-        return one if v in unscaled else rv_pos.get(v, -1)
+    def rv(v):  # NaN (lavaan's NA) for a variable without a variance parameter
+        return one if v in unscaled else rv_pos.get(v, one + 1)
 
     num = np.full((2, len(t)), one)
     den = np.full((2, len(t)), one)
@@ -138,11 +142,6 @@ def scaling(pt: ParameterTable, spec: Spec, kind: str) -> Scaling:
             den[0, i], den[1, i] = rv(lhs), rv(rhs)
         elif op == "~1":
             den[0, i] = sd(lhs)
-    if (den < 0).any():
-        bad = np.flatnonzero((den < 0).any(axis=0))
-        raise ModelError(
-            "cannot standardize covariances of variables without a variance parameter: "
-            + ", ".join(f"{t['lhs'][i]} ~~ {t['rhs'][i]}" for i in bad))
     return Scaling(num, den, var_rows)
 
 

@@ -1,0 +1,418 @@
+"""Nonparametric bootstrap: resample rows, refit every replicate with the model's compiled optimizer.
+
+Replicate r draws N row indices with ``jax.random.randint`` from ``fold_in(PRNGKey(seed), r)``,
+so its sample depends only on the seed and r (not on ``batch_size``) and ``Bootstrap.indices``
+regenerates it.  For a chunk of replicates the resampled data, their sample moments
+(``moments.compute``, the fit's divisor) and the refits (``engine.fit_moments`` started at the
+full-sample estimate) run as one jitted ``jax.vmap``; chunks keep memory bounded.  The last chunk
+is padded to the chunk size, so one compiled function serves every chunk.
+
+Replicates whose optimizer status is not "converged" (iteration limit, non-positive-definite
+implied covariance matrix, failed line search) or whose estimates are not finite are counted,
+reported (``Bootstrap.failures()``, a ``ConvergenceWarning``) and left out of every summary.
+
+``kind="bollen_stine"`` resamples the transformed data  Z = (Y - ȳ) S^{-1/2} Σ̂^{1/2} (+ μ̂ with a
+mean structure), whose sample covariance is Σ̂: the model holds exactly in the resampled
+population (Bollen & Stine 1992).  The bootstrap p-value of the model test is
+#{T*_b > T} / B over the successful replicates (lavaan's definition), T = n_eff F_ML.
+
+Statistics of a replicate (parameters, ``:=`` parameters, standardized values, effects) are pure
+functions ``func(x, moments)``; ``Bootstrap.distribution`` evaluates one at the full-sample
+estimate, at every successful replicate (its moments rebuilt from the regenerated indices) and,
+for BCa, at every leave-one-out jackknife refit.  Intervals and p-values: intervals.py.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from . import inference, intervals, moments
+from .errors import ConvergenceWarning, DataError, ModelError
+from .expressions import to_text
+from .objective import n_eff
+from .optimize import CONVERGED, STATUS_TEXT
+
+KINDS = ("ordinary", "bollen_stine")
+# With progress=None a bar appears once a run has taken this long (tqdm's ``delay``).
+PROGRESS_DELAY_S = 2.0
+# Without batch_size: at most MAX_BATCH replicates per chunk, and about CHUNK_BYTES of resampled
+# data.  A vmapped while-loop runs until its slowest replicate converges, so larger chunks are
+# not faster on a CPU (measured: 1,000 thesis replicates take about as long in chunks of 100 as
+# of 1,000) but take more memory.
+MAX_BATCH = 256
+CHUNK_BYTES = 2 ** 27
+
+
+def bootstrap(fit, n: int = 1000, *, seed: int | None = None, ci: str = "bca", level: float = 0.95,
+              kind: str = "ordinary", batch_size: int | None = None, progress: bool | None = None
+              ) -> "Bootstrap":
+    """Refit ``fit``'s model to ``n`` bootstrap samples of its data rows.
+
+    ``ci`` ("perc", "bc" or "bca") and ``level`` are the defaults of the result's tables (each
+    table can ask for another).  ``seed=None`` draws one (stored in the result).  ``batch_size``
+    replicates are refitted at once (default: up to 256, fewer if their resampled data would
+    exceed about 128 MiB); the jackknife of BCa uses chunks of at most N.
+    ``progress``: True shows a progress bar, False never, None once a run takes over 2 s.
+    """
+    _check_arguments(n, ci, level, kind, batch_size)
+    if fit.data.rows is None:
+        raise DataError(
+            "the bootstrap resamples raw data rows, but this model was fitted to a covariance "
+            "matrix (sample_cov=); refit it with data=<DataFrame> to bootstrap")
+    rows = fit.data.rows if kind == "ordinary" else bollen_stine_rows(fit)
+    seed = int(np.random.SeedSequence().generate_state(1)[0]) if seed is None else int(seed)
+    batch = batch_size or default_batch_size(n, rows.shape)
+    state = _refit(fit, _Replicates.of(rows, seed, "resample", fit.options.likelihood), np.arange(n),
+                   batch, progress, "bootstrap")
+    result = Bootstrap(fit, rows, seed, kind, ci, level, batch, progress, *state)
+    if result.n_failed:
+        warnings.warn(f"{result.n_failed} of {n} bootstrap replicates failed ({result.failure_counts()}) "
+                      "and are left out of every summary; see .failures()", ConvergenceWarning,
+                      stacklevel=3)
+    return result
+
+
+class Distribution(NamedTuple):
+    """A statistic at the full-sample estimate (k), its successful bootstrap draws (B_ok x k),
+    and its leave-one-out jackknife values (N_ok x k; None unless asked for)."""
+
+    est: np.ndarray
+    draws: np.ndarray
+    jack: np.ndarray | None
+
+
+@dataclass(frozen=True, eq=False)
+class Bootstrap:
+    """Bootstrap replicates of a fit: estimates x (n x n_free), F_ML and optimizer status."""
+
+    fit: object
+    rows: np.ndarray
+    seed: int
+    kind: str
+    ci: str
+    level: float
+    batch_size: int
+    progress: bool | None
+    x: np.ndarray
+    f: np.ndarray
+    status: np.ndarray
+
+    # -- replicates ----------------------------------------------------------------------------
+    @property
+    def n(self) -> int:
+        return self.status.shape[0]
+
+    @cached_property
+    def ok(self) -> np.ndarray:
+        """Mask of the successful replicates (converged, finite estimates)."""
+        return (self.status == CONVERGED) & np.all(np.isfinite(self.x), axis=1)
+
+    @property
+    def n_failed(self) -> int:
+        return int(np.sum(~self.ok))
+
+    def failures(self) -> pd.DataFrame:
+        """The failed replicates: ``replicate`` number and the optimizer's ``status``."""
+        bad = np.flatnonzero(~self.ok)
+        return pd.DataFrame({"replicate": bad, "status": [_status_text(s) for s in self.status[bad]]})
+
+    def failure_counts(self) -> str:
+        counts = self.failures()["status"].value_counts()
+        return ", ".join(f"{k}: {v}" for k, v in counts.items())
+
+    def indices(self, replicates=None) -> np.ndarray:
+        """Row indices (into ``rows``) of the given replicates (default all): k x N.
+
+        ``rows[indices(r)[0]]`` is the data set replicate r was fitted to.
+        """
+        which = np.arange(self.n) if replicates is None else np.atleast_1d(np.asarray(replicates))
+        return np.asarray(_draw_indices(self.replicates("resample").key, jnp.asarray(which), self.rows.shape[0]))
+
+    @property
+    def chisq(self) -> np.ndarray:
+        """Model chi-square n_eff F_ML of every replicate (NaN for failed ones)."""
+        opts = self.fit.options
+        return np.where(self.ok, n_eff(self.rows.shape[0], opts.likelihood) * self.f, np.nan)
+
+    @property
+    def bollen_stine_pvalue(self) -> float:
+        """#{T*_b > T} / B_ok: the Bollen-Stine bootstrap p-value of the model chi-square."""
+        if self.kind != "bollen_stine":
+            raise ModelError("the Bollen-Stine p-value needs bootstrap(kind=\"bollen_stine\")")
+        return float(np.mean(self.chisq[self.ok] > self.fit.chisq))
+
+    def replicates(self, source: str) -> "_Replicates":
+        """The data sets of the bootstrap ("resample") or of the jackknife ("jackknife")."""
+        return _Replicates.of(self.rows, self.seed, source, self.fit.options.likelihood)
+
+    @cached_property
+    def jackknife(self) -> tuple[np.ndarray, np.ndarray]:
+        """Leave-one-out refits of ``rows``: (estimates N x n_free, success mask N)."""
+        n_rows = self.rows.shape[0]
+        x, _, status = _refit(self.fit, self.replicates("jackknife"), np.arange(n_rows),
+                              min(self.batch_size, n_rows), self.progress, "jackknife")
+        return x, (status == CONVERGED) & np.all(np.isfinite(x), axis=1)
+
+    # -- statistics ----------------------------------------------------------------------------
+    def distribution(self, func: Callable, jackknife: bool | None = None) -> Distribution:
+        """``func(x, moments)`` (a pure JAX function returning a vector) at the estimate, at every
+        successful replicate and (``jackknife=True``, default: when the default ci is "bca") at
+        every successful leave-one-out refit."""
+        fit = self.fit
+        est = np.asarray(jax.jit(func)(jnp.asarray(fit.x), fit.moments))
+        draws = _evaluate(func, self.replicates("resample"), np.flatnonzero(self.ok), self.x[self.ok],
+                          self.batch_size).reshape(-1, est.size)
+        if jackknife or (jackknife is None and self.ci == "bca"):
+            return Distribution(est, draws, self._jackknife_values(func).reshape(-1, est.size))
+        return Distribution(est, draws, None)
+
+    def _jackknife_values(self, func: Callable) -> np.ndarray:
+        x, ok = self.jackknife
+        return _evaluate(func, self.replicates("jackknife"), np.flatnonzero(ok), x[ok],
+                         min(self.batch_size, self.rows.shape[0]))
+
+    def summarize(self, dist: Distribution, ci: str | None = None, level: float | None = None
+                  ) -> intervals.Summary:
+        """Bootstrap SE, interval and p-value of each statistic in ``dist`` (default ci and level:
+        the bootstrap's)."""
+        ci = self.ci if ci is None else ci
+        level = self.level if level is None else level
+        _check_ci(ci, level)
+        if ci == "bca" and dist.jack is None:
+            raise ModelError("BCa intervals need the jackknife values: distribution(func, jackknife=True)")
+        return intervals.summarize(dist.draws, dist.est, ci, level, dist.jack)
+
+    # -- tables --------------------------------------------------------------------------------
+    def estimates(self, ci: str | None = None, level: float | None = None) -> pd.DataFrame:
+        """Every parameter and ``:=`` row: est, boot_se, ci_lower, ci_upper, boot_pvalue.
+
+        Fixed rows (and fixed.x sample moments) have boot_se 0 and an interval [est, est].
+        """
+        fit = self.fit
+        dist = self._statistic_distribution("raw", ci)
+        free = fit.partable.table["free"].to_numpy()
+        est = np.concatenate([fit.row_values, dist.est[fit.n_free:]])
+        column = np.concatenate([np.where(free > 0, free - 1, -1),
+                                 fit.n_free + np.arange(len(fit.partable.definitions))])
+        return _table(fit, est, self.summarize(dist, ci, level), column, "est")
+
+    def standardized(self, kind: str = "std.all", ci: str | None = None, level: float | None = None
+                     ) -> pd.DataFrame:
+        """Standardized value of every row and ``:=`` parameter with bootstrap SE, CI and p."""
+        dist = self._statistic_distribution(kind, ci)
+        return _table(self.fit, dist.est, self.summarize(dist, ci, level), np.arange(dist.est.size), "est_std")
+
+    def _statistic_distribution(self, what: str, ci: str | None) -> Distribution:
+        """The distribution of ``statistic(fit, what)``, kept; jackknife values added for BCa."""
+        func = statistic(self.fit, what)
+        if what not in self._distributions:
+            self._distributions[what] = self.distribution(func, jackknife=False)
+        dist = self._distributions[what]
+        if (self.ci if ci is None else ci) == "bca" and dist.jack is None:
+            jack = self._jackknife_values(func).reshape(-1, dist.est.size)
+            dist = self._distributions[what] = dist._replace(jack=jack)
+        return dist
+
+    @cached_property
+    def _distributions(self) -> dict:
+        return {}
+
+    def __repr__(self) -> str:
+        return (f"<sem_engine Bootstrap: {self.n} {self.kind} replicates (seed {self.seed}), "
+                f"{self.n - self.n_failed} successful, {self.n_failed} failed>")
+
+
+_STATISTICS: dict = {}
+
+
+def statistic(fit, what: str) -> Callable:
+    """The pure function (x, moments) -> vector behind a bootstrap table, one per model and kind.
+
+    "raw": the free parameters x followed by the ``:=`` parameters; "std.all", "std.lv",
+    "std.nox": every table row's standardized value followed by the standardized ``:=``
+    parameters (standardize.make_standardize).  Kept per (engine, model text, kind) so that a
+    refit of the same model reuses the compiled evaluation.
+    """
+    key = (fit.engine, fit.model, what)
+    if key not in _STATISTICS:
+        _STATISTICS[key] = _make_statistic(fit, what)
+    return _STATISTICS[key]
+
+
+def _make_statistic(fit, what: str) -> Callable:
+    if what != "raw":
+        from .standardize import make_standardize
+
+        return make_standardize(fit.partable, fit.spec, what)
+    if not fit.partable.definitions:
+        return lambda x, moments: x
+    defined = inference.make_defined(fit.partable, fit.spec)
+    return lambda x, moments: jnp.concatenate([x, defined(x, moments)])
+
+
+def _table(fit, est, s: intervals.Summary, column: np.ndarray, est_name: str) -> pd.DataFrame:
+    """Rows of ``fit``'s table plus its ``:=`` rows; row i summarized by column[i] (-1: fixed)."""
+    table = fit.partable.table
+    defs = fit.partable.definitions
+    has = column >= 0
+    pick = np.where(has, column, 0)
+
+    def take(values, fixed):
+        return np.where(has, np.asarray(values)[pick], fixed)
+
+    return pd.DataFrame({
+        "lhs": [*table["lhs"], *(d.name for d in defs)],
+        "op": [*table["op"], *([":="] * len(defs))],
+        "rhs": [*table["rhs"], *(to_text(d.expr) for d in defs)],
+        "label": [*table["label"], *(d.name for d in defs)],
+        est_name: est,
+        "boot_se": take(s.boot_se, 0.0),
+        "ci_lower": take(s.ci_lower, est),
+        "ci_upper": take(s.ci_upper, est),
+        "boot_pvalue": take(s.pvalue, np.nan),
+    })
+
+
+# -- resampling and refits -----------------------------------------------------------------------
+def _resample_indices(key, r, n_rows: int):
+    """Row indices of bootstrap replicate r: N draws with replacement."""
+    return jax.random.randint(jax.random.fold_in(jax.random.wrap_key_data(key), r), (n_rows,), 0, n_rows)
+
+
+def _jackknife_indices(key, r, n_rows: int):
+    """Row indices of jackknife sample r: every row but r."""
+    j = jnp.arange(n_rows - 1)
+    return j + (j >= r)
+
+
+_INDICES = {"resample": _resample_indices, "jackknife": _jackknife_indices}
+_draw_indices = jax.jit(jax.vmap(_resample_indices, in_axes=(None, 0, None)), static_argnums=2)
+
+
+@lru_cache(maxsize=None)
+def _moments_of(source: str, likelihood: str):
+    """jit(vmap): replicate numbers -> sample moments of their data sets."""
+    def one(rows, key, r):
+        return moments.compute(rows[_INDICES[source](key, r, rows.shape[0])], likelihood)
+
+    return jax.jit(jax.vmap(one, in_axes=(None, None, 0)))
+
+
+@lru_cache(maxsize=None)
+def _fitter(engine):
+    """jit(vmap) of the model's scoring refit over a batch of moments, from one start."""
+    return jax.jit(jax.vmap(engine.refit_moments, in_axes=(0, None, None)))
+
+
+@lru_cache(maxsize=None)
+def _evaluator(func):
+    """jit(vmap) of a statistic over a batch of (estimates, moments)."""
+    return jax.jit(jax.vmap(func))
+
+
+class _Replicates(NamedTuple):
+    """What rebuilds the data sets of a run: rows, key, "resample"/"jackknife", likelihood."""
+
+    rows: jnp.ndarray
+    key: jnp.ndarray
+    source: str
+    likelihood: str
+
+    @classmethod
+    def of(cls, rows: np.ndarray, seed: int, source: str, likelihood: str) -> "_Replicates":
+        return cls(jnp.asarray(rows), jax.random.key_data(jax.random.PRNGKey(seed)), source, likelihood)
+
+    def moments(self, r: jnp.ndarray) -> moments.Moments:
+        return _moments_of(self.source, self.likelihood)(self.rows, self.key, r)
+
+
+def _refit(fit, replicates: _Replicates, numbers: np.ndarray, batch, progress, what):
+    """Refit the data sets ``numbers`` by scoring (scoring.py) from the full-sample estimate; the
+    few it does not converge are refitted one by one by the modified Newton optimizer."""
+    z_start = jnp.asarray(fit.reparam.to_z(fit.x))
+    h_inv = jnp.asarray(np.linalg.pinv(np.asarray(fit.engine.hessian_z(z_start, fit.moments)), hermitian=True))
+    run = _fitter(fit.engine)
+    out = _chunked(lambda r, _: run(replicates.moments(r), z_start, h_inv), numbers, None, batch, progress, what)
+    x, f, status = (np.array(a) for a in (out.x, out.f, out.status))
+    for i in np.flatnonzero(status != CONVERGED):
+        one = jax.tree.map(lambda a: a[0], replicates.moments(jnp.asarray(numbers[i:i + 1])))
+        state = fit.engine.fit_moments(one, z_start)
+        x[i], f[i], status[i] = np.asarray(state.x), float(state.f), int(state.status)
+    return x, f, status
+
+
+def _evaluate(func, replicates: _Replicates, numbers: np.ndarray, x: np.ndarray, batch: int):
+    run = _evaluator(func)
+    return _chunked(lambda r, xx: run(xx, replicates.moments(r)), numbers, x, batch, False, "")
+
+
+def _chunked(step, numbers: np.ndarray, x, batch: int, progress, what):
+    """``step(r, x)`` on chunks of ``batch`` replicate numbers, concatenated.
+
+    Every chunk has exactly ``batch`` entries (the last one is padded with repeats and the
+    padding dropped), so one compiled function serves every chunk and every run of that size.
+    """
+    n = numbers.shape[0]
+    if n == 0:
+        shapes = jax.eval_shape(step, jnp.zeros(1, int), None if x is None else jnp.zeros((1, x.shape[1])))
+        return jax.tree.map(lambda a: np.zeros((0, *a.shape[1:]), a.dtype), shapes)
+    parts = []
+    with tqdm(total=n, desc=what, unit="fit", disable=progress is False or not what,
+              delay=0 if progress else PROGRESS_DELAY_S, leave=False) as bar:
+        for start in range(0, n, batch):
+            take = np.minimum(np.arange(start, start + batch), n - 1)
+            out = step(jnp.asarray(numbers[take]), None if x is None else jnp.asarray(x[take]))
+            keep = min(batch, n - start)
+            parts.append(jax.tree.map(lambda a: np.asarray(a)[:keep], out))
+            bar.update(keep)
+    return jax.tree.map(lambda *a: np.concatenate(a), *parts)
+
+
+def bollen_stine_rows(fit) -> np.ndarray:
+    """(Y - ȳ) S^{-1/2} Σ̂^{1/2} (+ μ̂ with a mean structure): data whose covariance is Σ̂."""
+    rows = fit.data.rows
+    s = np.asarray(fit.moments.s)
+    sigma, mu = fit.implied_arrays
+    z = (rows - rows.mean(axis=0)[None, :]) @ _symmetric_power(s, -0.5) @ _symmetric_power(sigma, 0.5)
+    return z + mu[None, :] if fit.spec.meanstructure else z
+
+
+def _symmetric_power(a: np.ndarray, power: float) -> np.ndarray:
+    w, v = np.linalg.eigh(a)
+    return (v * w[None, :] ** power) @ v.T
+
+
+def default_batch_size(n: int, shape: tuple[int, int]) -> int:
+    """Replicates per chunk: at most n and MAX_BATCH, and about CHUNK_BYTES of resampled data."""
+    per_replicate = 8 * shape[0] * shape[1]
+    return int(max(1, min(n, MAX_BATCH, CHUNK_BYTES // per_replicate)))
+
+
+def _status_text(code) -> str:
+    return "non-finite estimates" if int(code) == CONVERGED else STATUS_TEXT[int(code)]
+
+
+def _check_arguments(n, ci, level, kind, batch_size) -> None:
+    if int(n) != n or n < 2:
+        raise ModelError(f"n={n!r}: the number of bootstrap replicates must be a whole number of at least 2")
+    if kind not in KINDS:
+        raise ModelError(f"kind={kind!r} is not supported; choose one of {', '.join(map(repr, KINDS))}")
+    if batch_size is not None and (int(batch_size) != batch_size or batch_size < 1):
+        raise ModelError(f"batch_size={batch_size!r} must be a positive whole number")
+    _check_ci(ci, level)
+
+
+def _check_ci(ci, level) -> None:
+    if ci not in intervals.METHODS:
+        raise ModelError(f"ci={ci!r} is not supported; choose one of {', '.join(map(repr, intervals.METHODS))}")
+    if not 0 < level < 1:
+        raise ModelError(f"level={level!r} must lie strictly between 0 and 1")
