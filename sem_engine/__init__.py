@@ -30,6 +30,7 @@ from .errors import (  # noqa: E402
 )
 from . import datasets  # noqa: E402
 from .compare import compare  # noqa: E402
+from .missing import em_moments, little_mcar, missing_patterns  # noqa: E402
 from .descriptives import bartlett, cronbach_alpha, describe, kmo, mahalanobis, mardia  # noqa: E402
 from .pipeline import cfa, sem  # noqa: E402
 from .validity import htmt_from_data  # noqa: E402
@@ -40,5 +41,5 @@ __version__ = "0.1.0"
 __all__ = [
     "ConvergenceWarning", "DataError", "DataWarning", "Fit", "HeywoodWarning", "IdentificationError",
     "ModelError", "ModelSyntaxError", "SemError", "bartlett", "cfa", "compare", "cronbach_alpha",
-    "datasets", "describe", "htmt_from_data", "kmo", "mahalanobis", "mardia", "sem", "__version__",
+    "datasets", "describe", "em_moments", "little_mcar", "missing_patterns", "htmt_from_data", "kmo", "mahalanobis", "mardia", "sem", "__version__",
 ]

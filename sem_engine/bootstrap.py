@@ -64,6 +64,8 @@ def bootstrap(fit, n: int = 1000, *, seed: int | None = None, ci: str = "bca", l
     ``progress``: True shows a progress bar, False never, None once a run takes over 2 s.
     """
     _check_arguments(n, ci, level, kind, batch_size)
+    if fit.moments.patterns is not None:
+        raise ModelError('the bootstrap of a missing="ml" (FIML) fit is not supported yet')
     if fit.data.rows is None:
         raise DataError(
             "the bootstrap resamples raw data rows, but this model was fitted to a covariance "

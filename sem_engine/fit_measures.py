@@ -21,6 +21,7 @@ import pandas as pd
 from scipy.optimize import brentq
 from scipy.stats import chi2, ncx2
 
+from . import missing
 from .baseline import Baseline, baseline
 
 RMSEA_CI_LEVEL = 0.90
@@ -53,6 +54,7 @@ class Inputs(NamedTuple):
     fmin: float
     logl: float
     unrestricted_logl: float
+    baseline: Baseline | None = None   # None: the independence model fitted to s (baseline.py)
 
 
 # -- the test statistic ----------------------------------------------------------------------------
@@ -372,14 +374,19 @@ def inputs(fit) -> Inputs:
     """The ``Inputs`` of a fitted model (no refit: implied moments at the estimates)."""
     sigma, mu = fit.implied_arrays
     x_idx = tuple(fit.spec.ov.index(v) for v in fit.partable.variables.ov_x)
-    return Inputs(np.asarray(fit.moments.s), np.asarray(fit.moments.xbar), sigma, mu,
+    s = np.asarray(fit.moments.s)
+    base = None
+    if fit.moments.patterns is not None:  # FIML: 2 (log L_H1 - log L_independence), the latter in closed form
+        base = Baseline(2.0 * (fit.unrestricted_loglik - missing.independence_loglik(fit.data.rows)),
+                        baseline(s, x_idx, fit.n_eff, fit.options.fixed_x, True).df)
+    return Inputs(s, np.asarray(fit.moments.xbar), sigma, mu,
                   fit.spec.meanstructure, x_idx, fit.options.fixed_x, fit.nobs, fit.n_eff,
-                  fit.chisq, fit.df, fit.npar, fit.fmin, fit.loglik, fit.unrestricted_loglik)
+                  fit.chisq, fit.df, fit.npar, fit.fmin, fit.loglik, fit.unrestricted_loglik, base)
 
 
 def measures(inp: Inputs) -> dict[str, float]:
     """Every fit measure, in lavaan's order, then AMOS's."""
-    base = baseline(inp.s, inp.x_idx, inp.n, inp.fixed_x, inp.meanstructure)
+    base = inp.baseline or baseline(inp.s, inp.x_idx, inp.n, inp.fixed_x, inp.meanstructure)
     out = {"npar": inp.npar, "fmin": inp.fmin, "chisq": inp.chisq, "df": inp.df,
            "pvalue": chisq_pvalue(inp.chisq, inp.df)}
     out.update(_incremental(inp.chisq, inp.df, base))

@@ -23,7 +23,7 @@ from jax.scipy.linalg import solve_triangular
 import numpy as np
 from scipy import stats
 
-from . import expressions
+from . import expressions, linalg
 from .constraints import Reparam, row_index
 from .matrices import Spec, row_values
 from .moments import Moments
@@ -38,6 +38,8 @@ def make_expected_hessian(spec: Spec) -> Callable[[jnp.ndarray, Moments], jnp.nd
     def hessian(x, moments):
         sigma, mu = implied_moments(x, moments)
         d_sigma, d_mu = jax.jacfwd(implied_moments)(x, moments)
+        if moments.patterns is not None:
+            return _patterns_hessian(sigma, d_sigma, d_mu, moments)
         chol = jnp.linalg.cholesky(sigma)
         p, npar = sigma.shape[0], x.shape[0]
         # M_i = L⁻¹ Σ_i L⁻ᵀ, computed as two triangular solves over all i at once (Σ_i symmetric).
@@ -51,6 +53,21 @@ def make_expected_hessian(spec: Spec) -> Callable[[jnp.ndarray, Moments], jnp.nd
         return h
 
     return hessian
+
+
+def _patterns_hessian(sigma, d_sigma, d_mu, moments: Moments) -> jnp.ndarray:
+    """The expected Hessian under incomplete data (FIML), at the implied Σ (lavaan's
+    h1.information="structured"): the patterns' terms weighted by n_k / N,
+
+        Σ_k (n_k / N) [tr(P_k Σ_i P_k Σ_j) + 2 μ_iᵀ P_k μ_j],   P_k = (Σ_oo)⁻¹ zero-filled.
+    """
+    def pattern(o, n):
+        inner = linalg.inverse(sigma * jnp.outer(o, o) + jnp.diag(1.0 - o)) * jnp.outer(o, o)
+        a = jnp.einsum("ab,bcq->acq", inner, d_sigma)
+        return n * (jnp.einsum("abi,baj->ij", a, a) + 2.0 * d_mu.T @ inner @ d_mu)
+
+    pat = moments.patterns
+    return jnp.sum(jax.vmap(pattern)(pat.mask, pat.count), axis=0) / moments.n
 
 
 def null_directions(h: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
+from . import missing
 from .errors import DataError
 
 
@@ -27,6 +28,7 @@ class Moments(NamedTuple):
     s: jnp.ndarray
     xbar: jnp.ndarray
     n: jnp.ndarray
+    patterns: missing.Patterns | None = None   # incomplete data (FIML): s, xbar are the EM estimates
 
 
 class DataSummary(NamedTuple):
@@ -46,8 +48,11 @@ def compute(data: jnp.ndarray, likelihood: str) -> Moments:
     return Moments(centred.T @ centred / divisor, xbar, jnp.asarray(float(n)))
 
 
-def from_data(df: pd.DataFrame, names: Sequence[str], likelihood: str) -> tuple[Moments, DataSummary]:
-    """Moments of the model's observed variables from raw data, after listwise deletion."""
+def from_data(df: pd.DataFrame, names: Sequence[str], likelihood: str, missing_data: str = "listwise"
+              ) -> tuple[Moments, DataSummary]:
+    """Moments of the model's observed variables from raw data: after listwise deletion, or, with
+    ``missing_data="ml"``, the EM moments plus the missing-data patterns (missing.py) of every
+    row with at least one observed value."""
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"data must be a pandas DataFrame, not {type(df).__name__}")
     _check_names(names, list(map(str, df.columns)), "the data")
@@ -59,6 +64,8 @@ def from_data(df: pd.DataFrame, names: Sequence[str], likelihood: str) -> tuple[
             "(ordered categorical estimation is not supported)"
         )
     values = frame.to_numpy(dtype=np.float64)
+    if missing_data == "ml":
+        return _incomplete(values, names)
     complete = np.all(np.isfinite(values), axis=1)
     rows = values[complete]
     if rows.shape[0] < 2:
@@ -68,6 +75,16 @@ def from_data(df: pd.DataFrame, names: Sequence[str], likelihood: str) -> tuple[
     _check_variances(rows.var(axis=0), names)
     moments = compute(jnp.asarray(rows), likelihood)
     _check_positive_definite(np.asarray(moments.s), names, rows.shape[0])
+    return moments, DataSummary(int(rows.shape[0]), int(values.shape[0]), rows)
+
+
+def _incomplete(values: np.ndarray, names: Sequence[str]) -> tuple[Moments, DataSummary]:
+    rows = missing.check_rows(values, names)
+    _check_variances(np.nanvar(rows, axis=0), names)
+    mu, sigma, _ = missing.em(rows)
+    _check_positive_definite(sigma, names, rows.shape[0])
+    moments = Moments(jnp.asarray(sigma), jnp.asarray(mu), jnp.asarray(float(rows.shape[0])),
+                      missing.patterns(rows, mu, sigma))
     return moments, DataSummary(int(rows.shape[0]), int(values.shape[0]), rows)
 
 

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 from typing import Callable
 
+import jax
 import jax.numpy as jnp
+from jax import lax
 from jax.scipy.linalg import cho_solve
 
-from . import implied
+from . import implied, linalg
 from .matrices import Spec, to_matrices
 from .moments import Moments
 
@@ -49,11 +51,37 @@ def f_ml(sigma: jnp.ndarray, mu: jnp.ndarray, moments: Moments, meanstructure: b
     return jnp.where(ok, f, jnp.inf)
 
 
+def f_fiml(sigma: jnp.ndarray, mu: jnp.ndarray, moments: Moments) -> jnp.ndarray:
+    """F_FIML = -2 (log L - log L_H1) / N over the missing-data patterns (missing.py), so that
+    chi-square = N F as under complete data; +inf if Σ is not PD.
+
+    Pattern k's Σ_k is Σ with the rows and columns of its missing variables replaced by those of
+    the identity: |Σ_k| and the observed block of Σ_k⁻¹ are those of Σ_oo, and the zero-filled
+    moments make the missing entries contribute nothing.  The patterns are one vmapped batch.
+    """
+    pat = moments.patterns
+    p = sigma.shape[0]
+    chol = jnp.linalg.cholesky(lax.stop_gradient(sigma))
+    ok = jnp.all(jnp.isfinite(chol)) & jnp.all(jnp.diagonal(chol) > 0)
+
+    def pattern(o, n, mean, cov):
+        sig = jnp.where(ok, sigma, jnp.eye(p)) * jnp.outer(o, o) + jnp.diag(1.0 - o)
+        inv = linalg.inverse(sig)
+        d = (mean - mu) * o
+        return n * (linalg.logdet(sig) + jnp.sum(inv * cov) + d @ inv @ d)
+
+    total = jnp.sum(jax.vmap(pattern)(pat.mask, pat.count, pat.mean, pat.cov))
+    constant = jnp.sum(pat.count * jnp.sum(pat.mask, axis=1)) * jnp.log(2.0 * jnp.pi) + 2.0 * pat.h1_loglik
+    return jnp.where(ok, (total + constant) / moments.n, jnp.inf)
+
+
 def make_loss(spec: Spec) -> Callable[[jnp.ndarray, Moments], jnp.ndarray]:
-    """loss(x, moments) = F_ML at the free parameters x."""
+    """loss(x, moments) = F_ML at the free parameters x (F_FIML for incomplete data)."""
 
     def loss(x, moments):
         mats = to_matrices(x, spec, moments)
+        if moments.patterns is not None:
+            return f_fiml(implied.sigma(mats), implied.mu(mats), moments)
         return f_ml(implied.sigma(mats), implied.mu(mats), moments, spec.meanstructure)
 
     return loss

@@ -14,7 +14,7 @@ _CHOICES = {
     "estimator": ("ML", "MLM", "MLMVS", "MLMV", "MLR"),
     "likelihood": ("normal", "wishart"),
     "information": ("expected", "observed"),
-    "missing": ("listwise",),
+    "missing": ("listwise", "ml"),
 }
 
 
@@ -47,9 +47,9 @@ class Options:
     group: str | None = None
 
     def __post_init__(self):
-        if self.information is None:  # lavaan: observed information for MLR, expected otherwise
-            estimator = str(self.estimator).upper()
-            object.__setattr__(self, "information", "observed" if estimator == "MLR" else "expected")
+        if self.information is None:  # lavaan: observed information for MLR and FIML
+            observed = str(self.estimator).upper() == "MLR" or str(self.missing).lower() == "ml"
+            object.__setattr__(self, "information", "observed" if observed else "expected")
         for name, allowed in _CHOICES.items():
             value = getattr(self, name)
             if isinstance(value, str):
@@ -59,6 +59,12 @@ class Options:
                 raise ModelError(
                     f"{name}={value!r} is not supported; choose one of {', '.join(map(repr, allowed))}"
                 )
+        if self.missing == "ml":
+            if self.meanstructure is None:  # lavaan: FIML always has a mean structure
+                object.__setattr__(self, "meanstructure", True)
+            if self.meanstructure is False or self.estimator != "ML" or self.likelihood != "normal":
+                raise ModelError('missing="ml" (FIML) needs estimator="ML", likelihood="normal" and a '
+                                 "mean structure")
         if not 0 < self.level < 1:
             raise ModelError(f"level={self.level!r} must lie strictly between 0 and 1")
         if self.group is not None:

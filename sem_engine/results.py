@@ -100,12 +100,17 @@ class Fit:
         likelihood is conditional on the exogenous covariates: their saturated marginal
         log-likelihood is subtracted, as lavaan does.
         """
+        if self.moments.patterns is not None:  # FIML: F = -2 (log L - log L_H1) / N
+            return self.unrestricted_loglik - self.nobs * float(self.state.f) / 2.0
         return _loglik(*self.implied_arrays, self.moments, self.spec.meanstructure) - self._x_loglik
 
     @cached_property
     def unrestricted_loglik(self) -> float:
-        """Log-likelihood of the saturated model (Σ = S, μ = x̄), conditional on fixed covariates."""
+        """Log-likelihood of the saturated model (Σ = S, μ = x̄), conditional on fixed covariates;
+        with incomplete data (FIML) the observed-data log-likelihood at the EM estimates."""
         m = self.moments
+        if m.patterns is not None:
+            return float(m.patterns.h1_loglik)
         return _loglik(np.asarray(m.s), np.asarray(m.xbar), m, self.spec.meanstructure) - self._x_loglik
 
     @cached_property
@@ -263,7 +268,7 @@ class Fit:
 
 
 def _loglik(sigma, mu, moments: Moments, meanstructure: bool) -> float:
-    s, xbar, n = (np.asarray(a) for a in moments)
+    s, xbar, n = (np.asarray(a) for a in moments[:3])
     p = s.shape[0]
     _, logdet = np.linalg.slogdet(sigma)
     inv = np.linalg.inv(sigma)

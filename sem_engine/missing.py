@@ -1,0 +1,192 @@
+"""Incomplete data: missing-data patterns, EM moments (the H1 model of FIML) and Little's MCAR test.
+
+Rows are grouped by their pattern of observed variables o_k (n_k rows).  For FIML each pattern
+keeps its observed-data mean x̄_k and covariance S_k (divisor n_k), zero-filled where a variable
+is missing, so that every pattern has the same shape and the casewise log-likelihood
+
+    log L = -½ Σ_k n_k [p_k log 2π + log|Σ_k| + tr(Σ_k⁻¹ S_k) + (x̄_k - μ_k)ᵀ Σ_k⁻¹ (x̄_k - μ_k)]
+
+(Σ_k, μ_k: the rows and columns of o_k; Arbuckle 1996) is a sum over a batch of equal-sized
+terms (objective.py masks Σ).  The unrestricted (H1) estimates of μ and Σ come from the EM
+algorithm (Dempster, Laird & Rubin 1977; Little & Rubin 2002, sec. 11.2), iterated until no
+entry changes by more than 1e-12 of its scale.  Little's (1988) test:
+
+    d² = Σ_k n_k (x̄_k - μ̂_k)ᵀ Σ̂_k⁻¹ (x̄_k - μ̂_k),   df = Σ_k p_k - p,
+
+with μ̂, Σ̂ the EM estimates.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Sequence
+
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .errors import DataError
+
+EM_TOL = 1e-12
+EM_MAX_ITER = 10_000
+
+
+class Patterns(NamedTuple):
+    """Missing-data patterns of a data set (K patterns, p variables) as arrays.
+
+    ``mask`` (K x p, 1.0 where observed), ``count`` (K), ``mean`` and ``cov`` (zero-filled
+    observed-data moments, divisor n_k), and ``h1_loglik``, log L at the EM estimates.
+    """
+
+    mask: jnp.ndarray
+    count: jnp.ndarray
+    mean: jnp.ndarray
+    cov: jnp.ndarray
+    h1_loglik: jnp.ndarray
+
+
+def patterns(rows: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> Patterns:
+    """The ``Patterns`` of rows with NaN for missing values, given their EM estimates."""
+    mask, count, mean, cov = pattern_moments(rows)
+    h1 = casewise_loglik(mu, sigma, mask, count, mean, cov)
+    return Patterns(*(jnp.asarray(a) for a in (mask, count, mean, cov, h1)))
+
+
+def independence_loglik(rows: np.ndarray) -> float:
+    """log L of the independence model with free means and variances: each variable's
+    observed values alone, mean and variance with divisor n_j (its ML solution in closed form)."""
+    n = np.sum(np.isfinite(rows), axis=0)
+    var = np.nanvar(rows, axis=0)
+    return float(np.sum(-0.5 * n * (np.log(2 * np.pi) + np.log(var) + 1.0)))
+
+
+def group_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unique observed-variable masks (K x p, booleans, most frequent first) and each row's pattern."""
+    observed = np.isfinite(rows)
+    masks, inverse, counts = np.unique(observed, axis=0, return_inverse=True, return_counts=True)
+    order = np.argsort(-counts, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return masks[order], rank[inverse.ravel()]
+
+
+def pattern_moments(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """mask (K x p floats), count, zero-filled mean (K x p) and covariance (K x p x p, divisor n_k)."""
+    masks, which = group_rows(rows)
+    k, p = masks.shape
+    count = np.bincount(which, minlength=k).astype(float)
+    mean = np.zeros((k, p))
+    cov = np.zeros((k, p, p))
+    filled = np.where(np.isfinite(rows), rows, 0.0)
+    for j in range(k):
+        block = filled[which == j]
+        mean[j] = block.mean(axis=0)
+        centred = (block - mean[j]) * masks[j]
+        cov[j] = centred.T @ centred / count[j]
+    return masks.astype(float), count, mean, cov
+
+
+def casewise_loglik(mu: np.ndarray, sigma: np.ndarray, mask, count, mean, cov) -> float:
+    """The observed-data log-likelihood of (μ, Σ) summed over the patterns (module docstring)."""
+    total = 0.0
+    for o, n, m, s in zip(mask.astype(bool), count, mean, cov):
+        sig = sigma[np.ix_(o, o)]
+        d = m[o] - mu[o]
+        _, logdet = np.linalg.slogdet(sig)
+        inv = np.linalg.inv(sig)
+        total += -0.5 * n * (o.sum() * np.log(2 * np.pi) + logdet + np.sum(inv * s[np.ix_(o, o)]) + d @ inv @ d)
+    return float(total)
+
+
+def em(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """EM estimates (μ, Σ with divisor N) from rows with NaN for missing values, and iterations.
+
+    E-step per pattern: the missing block's conditional mean μ_m + Σ_mo Σ_oo⁻¹ (y_o - μ_o) and
+    covariance Σ_mm - Σ_mo Σ_oo⁻¹ Σ_om; M-step: mean and cross-products of the completed data.
+    Starts from the available-case means and variances.
+    """
+    masks, which = group_rows(rows)
+    n, p = rows.shape
+    mu = np.nanmean(rows, axis=0)
+    sigma = np.diag(np.nanvar(rows, axis=0))
+    for it in range(1, EM_MAX_ITER + 1):
+        total = np.zeros(p)
+        cross = np.zeros((p, p))
+        for j, o in enumerate(masks):
+            y = rows[which == j]
+            m = ~o
+            filled = np.where(o, y, 0.0)
+            correction = np.zeros((p, p))
+            if m.any():
+                coef = np.linalg.solve(sigma[np.ix_(o, o)], sigma[np.ix_(o, m)]).T if o.any() else np.zeros((m.sum(), 0))
+                filled[:, m] = mu[m] + (y[:, o] - mu[o]) @ coef.T
+                correction[np.ix_(m, m)] = y.shape[0] * (sigma[np.ix_(m, m)] - coef @ sigma[np.ix_(o, m)])
+            total += filled.sum(axis=0)
+            cross += filled.T @ filled + correction
+        new_mu = total / n
+        new_sigma = cross / n - np.outer(new_mu, new_mu)
+        scale = np.sqrt(np.outer(np.diag(new_sigma), np.diag(new_sigma)))
+        change = max(np.max(np.abs(new_mu - mu) / np.sqrt(np.diag(new_sigma))),
+                     np.max(np.abs(new_sigma - sigma) / scale))
+        mu, sigma = new_mu, (new_sigma + new_sigma.T) / 2
+        if change < EM_TOL:
+            return mu, sigma, it
+    raise DataError(f"the EM algorithm for the unrestricted moments did not converge in {EM_MAX_ITER} "
+                    "iterations (is a pair of variables never observed together?)")
+
+
+def check_rows(values: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """Rows with at least one observed value; DataError for variables never (or once) observed."""
+    observed = np.isfinite(values)
+    empty = [str(v) for v, k in zip(names, observed.sum(axis=0)) if k < 2]
+    if empty:
+        raise DataError(f"variables with fewer than two observed values: {', '.join(empty)}")
+    return values[observed.any(axis=1)]
+
+
+def _numeric(data: pd.DataFrame) -> np.ndarray:
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+    bad = [c for c in data.columns if not pd.api.types.is_numeric_dtype(data[c])]
+    if bad:
+        raise DataError(f"variables {', '.join(map(str, bad))} are not numeric")
+    return check_rows(data.to_numpy(dtype=np.float64), list(map(str, data.columns)))
+
+
+def em_moments(data: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
+    """EM estimates of the means and covariance matrix (divisor N) of an incomplete data set,
+    as lavaan's H1 model under ``missing="ml"`` (``lavInspect(fit, "sampstat")``)."""
+    rows = _numeric(data)
+    mu, sigma, _ = em(rows)
+    names = list(map(str, data.columns))
+    return pd.Series(mu, index=names, name="mean"), pd.DataFrame(sigma, index=names, columns=names)
+
+
+def little_mcar(data: pd.DataFrame) -> pd.Series:
+    """Little's (1988) chi-square test that the data are missing completely at random:
+    statistic, df, pvalue and the number of patterns (module docstring)."""
+    rows = _numeric(data)
+    mu, sigma, _ = em(rows)
+    mask, count, mean, _ = pattern_moments(rows)
+    d2, df = 0.0, -rows.shape[1]
+    for o, n, m in zip(mask.astype(bool), count, mean):
+        d = m[o] - mu[o]
+        d2 += n * d @ np.linalg.solve(sigma[np.ix_(o, o)], d)
+        df += int(o.sum())
+    return pd.Series({"statistic": d2, "df": df, "pvalue": float(stats.chi2.sf(d2, df)) if df > 0 else np.nan,
+                      "patterns": len(count)})
+
+
+def missing_patterns(data: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The patterns (1 observed, 0 missing; a ``count`` column, most frequent first) and the
+    coverage matrix: the proportion of rows observing each pair of variables (lavaan's
+    ``lavInspect(fit, "coverage")``)."""
+    rows = _numeric(data)
+    names = list(map(str, data.columns))
+    masks, which = group_rows(rows)
+    table = pd.DataFrame(masks.astype(int), columns=names)
+    table["count"] = np.bincount(which, minlength=len(masks))
+    observed = np.isfinite(rows).astype(float)
+    coverage = pd.DataFrame(observed.T @ observed / rows.shape[0], index=names, columns=names)
+    return table, coverage
+
