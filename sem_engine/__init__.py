@@ -35,11 +35,12 @@ from .descriptives import bartlett, cronbach_alpha, describe, kmo, mahalanobis, 
 from .pipeline import cfa, sem  # noqa: E402
 from .validity import htmt_from_data  # noqa: E402
 from .results import Fit  # noqa: E402
+from .serialize import load_json  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ConvergenceWarning", "DataError", "DataWarning", "Fit", "HeywoodWarning", "IdentificationError",
     "ModelError", "ModelSyntaxError", "SemError", "bartlett", "cfa", "compare", "cronbach_alpha",
-    "datasets", "describe", "em_moments", "little_mcar", "missing_patterns", "htmt_from_data", "kmo", "mahalanobis", "mardia", "sem", "__version__",
+    "datasets", "describe", "em_moments", "little_mcar", "missing_patterns", "htmt_from_data", "kmo", "load_json", "mahalanobis", "mardia", "sem", "__version__",
 ]

@@ -261,6 +261,53 @@ class Fit:
 
         return effects(self, **kwargs)
 
+    # -- reports (summary.py, tables.py, diagram.py, serialize.py) ------------------------------
+    def summary(self, fit_measures: bool = True, standardized: bool = True, rsquare: bool = True, **kwargs):
+        """lavaan-style ``summary()``: ``str()`` of the result is the text, Jupyter shows HTML
+        tables; ``ci=True`` adds intervals, ``bootstrap=fit.bootstrap(...)`` its SEs and CIs."""
+        from .summary import summary
+
+        return summary(self, fit_measures, standardized, rsquare, **kwargs)
+
+    def to_markdown(self, **kwargs) -> str:
+        """APA tables (fit, loadings, paths, defined, reliability, discriminant) as Markdown."""
+        from .tables import apa_tables
+
+        return apa_tables(self, **kwargs).to_markdown()
+
+    def to_latex(self, **kwargs) -> str:
+        """APA tables as LaTeX ``table`` floats (booktabs)."""
+        from .tables import apa_tables
+
+        return apa_tables(self, **kwargs).to_latex()
+
+    def diagram(self, standardized: bool = True, **kwargs):
+        """Path diagram as Graphviz DOT; ``.render("model.svg")`` draws it with ``dot``."""
+        from .diagram import diagram
+
+        return diagram(self, standardized, **kwargs)
+
+    def to_dict(self, **kwargs) -> dict:
+        """Estimates, fit measures, validity (and a bootstrap) as JSON-ready values with the
+        engine version; ``sem_engine.load_json`` reads the JSON back."""
+        from .serialize import to_dict
+
+        return to_dict(self, **kwargs)
+
+    def to_json(self, path=None, **kwargs) -> str:
+        """``to_dict()`` as JSON text, also written to ``path`` when given."""
+        from .serialize import to_json
+
+        return to_json(self, path, **kwargs)
+
+    def __str__(self) -> str:
+        from .summary import brief
+
+        return str(brief(self))
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
+
     def __repr__(self) -> str:
         state = "converged" if self.converged else f"NOT converged ({self.status})"
         return (f"<sem_engine Fit: {self.nobs} observations, {self.npar} free parameters, "
