@@ -73,7 +73,7 @@ def bootstrap(fit, n: int = 1000, *, seed: int | None = None, ci: str = "bca", l
     rows = fit.data.rows if kind == "ordinary" else bollen_stine_rows(fit)
     seed = int(np.random.SeedSequence().generate_state(1)[0]) if seed is None else int(seed)
     batch = batch_size or default_batch_size(n, rows.shape)
-    state = _refit(fit, _Replicates.of(rows, seed, "resample", fit.options.likelihood), np.arange(n),
+    state = refit(fit, Replicates.of(rows, seed, "resample", fit.options.likelihood), np.arange(n),
                    batch, progress, "bootstrap")
     result = Bootstrap(fit, rows, seed, kind, ci, level, batch, progress, *state)
     if result.n_failed:
@@ -152,15 +152,15 @@ class Bootstrap:
             raise ModelError("the Bollen-Stine p-value needs bootstrap(kind=\"bollen_stine\")")
         return float(np.mean(self.chisq[self.ok] > self.fit.chisq))
 
-    def replicates(self, source: str) -> "_Replicates":
+    def replicates(self, source: str) -> "Replicates":
         """The data sets of the bootstrap ("resample") or of the jackknife ("jackknife")."""
-        return _Replicates.of(self.rows, self.seed, source, self.fit.options.likelihood)
+        return Replicates.of(self.rows, self.seed, source, self.fit.options.likelihood)
 
     @cached_property
     def jackknife(self) -> tuple[np.ndarray, np.ndarray]:
         """Leave-one-out refits of ``rows``: (estimates N x n_free, success mask N)."""
         n_rows = self.rows.shape[0]
-        x, _, status = _refit(self.fit, self.replicates("jackknife"), np.arange(n_rows),
+        x, _, status = refit(self.fit, self.replicates("jackknife"), np.arange(n_rows),
                               min(self.batch_size, n_rows), self.progress, "jackknife")
         return x, (status == CONVERGED) & np.all(np.isfinite(x), axis=1)
 
@@ -171,7 +171,7 @@ class Bootstrap:
         every successful leave-one-out refit."""
         fit = self.fit
         est = np.asarray(jax.jit(func)(jnp.asarray(fit.x), fit.moments))
-        draws = _evaluate(func, self.replicates("resample"), np.flatnonzero(self.ok), self.x[self.ok],
+        draws = evaluate(func, self.replicates("resample"), np.flatnonzero(self.ok), self.x[self.ok],
                           self.batch_size).reshape(-1, est.size)
         if jackknife or (jackknife is None and self.ci == "bca"):
             return Distribution(est, draws, self._jackknife_values(func).reshape(-1, est.size))
@@ -179,7 +179,7 @@ class Bootstrap:
 
     def _jackknife_values(self, func: Callable) -> np.ndarray:
         x, ok = self.jackknife
-        return _evaluate(func, self.replicates("jackknife"), np.flatnonzero(ok), x[ok],
+        return evaluate(func, self.replicates("jackknife"), np.flatnonzero(ok), x[ok],
                          min(self.batch_size, self.rows.shape[0]))
 
     def summarize(self, dist: Distribution, ci: str | None = None, level: float | None = None
@@ -321,7 +321,7 @@ def _evaluator(func):
     return jax.jit(jax.vmap(func))
 
 
-class _Replicates(NamedTuple):
+class Replicates(NamedTuple):
     """What rebuilds the data sets of a run: rows, key, "resample"/"jackknife", likelihood."""
 
     rows: jnp.ndarray
@@ -330,14 +330,14 @@ class _Replicates(NamedTuple):
     likelihood: str
 
     @classmethod
-    def of(cls, rows: np.ndarray, seed: int, source: str, likelihood: str) -> "_Replicates":
+    def of(cls, rows: np.ndarray, seed: int, source: str, likelihood: str) -> "Replicates":
         return cls(jnp.asarray(rows), jax.random.key_data(jax.random.PRNGKey(seed)), source, likelihood)
 
     def moments(self, r: jnp.ndarray) -> moments.Moments:
         return _moments_of(self.source, self.likelihood)(self.rows, self.key, r)
 
 
-def _refit(fit, replicates: _Replicates, numbers: np.ndarray, batch, progress, what):
+def refit(fit, replicates: Replicates, numbers: np.ndarray, batch, progress, what):
     """Refit the data sets ``numbers`` by scoring (scoring.py) from the full-sample estimate; the
     few it does not converge are refitted one by one by the modified Newton optimizer."""
     z_start = jnp.asarray(fit.reparam.to_z(fit.x))
@@ -352,7 +352,7 @@ def _refit(fit, replicates: _Replicates, numbers: np.ndarray, batch, progress, w
     return x, f, status
 
 
-def _evaluate(func, replicates: _Replicates, numbers: np.ndarray, x: np.ndarray, batch: int):
+def evaluate(func, replicates: Replicates, numbers: np.ndarray, x: np.ndarray, batch: int):
     run = _evaluator(func)
     return _chunked(lambda r, xx: run(xx, replicates.moments(r)), numbers, x, batch, False, "")
 

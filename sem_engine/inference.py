@@ -31,8 +31,25 @@ from .objective import make_implied
 from .partable import ParameterTable
 
 
-def make_expected_hessian(spec: Spec) -> Callable[[jnp.ndarray, Moments], jnp.ndarray]:
-    """hessian(x, moments): the expected Hessian H_x of F_ML (twice the unit information)."""
+def lapack_whitener(sigma: jnp.ndarray) -> Callable[[jnp.ndarray], jnp.ndarray]:
+    """b -> L⁻¹ b with Σ = L Lᵀ, by LAPACK (Cholesky and a triangular solve): one matrix at a time."""
+    chol = jnp.linalg.cholesky(sigma)
+    return lambda b: solve_triangular(chol, b, lower=True)
+
+
+def loop_whitener(sigma: jnp.ndarray) -> Callable[[jnp.ndarray], jnp.ndarray]:
+    """b -> L⁻¹ b with Σ = L Lᵀ, in linalg.py's plain JAX loops: safe under ``jax.vmap``."""
+    inv_l = linalg.inv_lower(linalg.cholesky(sigma))
+    return lambda b: inv_l @ b
+
+
+def make_expected_hessian(spec: Spec, whitener: Callable = lapack_whitener
+                          ) -> Callable[[jnp.ndarray, Moments], jnp.ndarray]:
+    """hessian(x, moments): the expected Hessian H_x of F_ML (twice the unit information).
+
+    ``whitener(Σ)`` returns b -> L⁻¹ b for the Cholesky factor L of Σ: ``lapack_whitener`` for
+    single fits, ``loop_whitener`` for batches under ``jax.vmap`` (see linalg.py).
+    """
     implied_moments = make_implied(spec)
 
     def hessian(x, moments):
@@ -40,15 +57,15 @@ def make_expected_hessian(spec: Spec) -> Callable[[jnp.ndarray, Moments], jnp.nd
         d_sigma, d_mu = jax.jacfwd(implied_moments)(x, moments)
         if moments.patterns is not None:
             return _patterns_hessian(sigma, d_sigma, d_mu, moments)
-        chol = jnp.linalg.cholesky(sigma)
+        whiten = whitener(sigma)
         p, npar = sigma.shape[0], x.shape[0]
         # M_i = L⁻¹ Σ_i L⁻ᵀ, computed as two triangular solves over all i at once (Σ_i symmetric).
-        half = solve_triangular(chol, d_sigma.reshape(p, p * npar), lower=True)
+        half = whiten(d_sigma.reshape(p, p * npar))
         half = half.reshape(p, p, npar).transpose(1, 0, 2).reshape(p, p * npar)
-        m = solve_triangular(chol, half, lower=True).reshape(p * p, npar)
+        m = whiten(half).reshape(p * p, npar)
         h = m.T @ m
         if spec.meanstructure:
-            w = solve_triangular(chol, d_mu, lower=True)
+            w = whiten(d_mu)
             h = h + 2.0 * w.T @ w
         return h
 

@@ -32,6 +32,7 @@ class Options:
     fixed_x: bool = True
     meanstructure: bool | None = None
     auto_fix_first: bool = True
+    auto_fix_single: bool = True
     auto_var: bool = True
     auto_cov_lv_x: bool = True
     auto_cov_y: bool = True

@@ -178,7 +178,7 @@ def _default_rows(rows, variables: Variables, options: Options, meanstructure: b
         for v in variables.ov:
             if v in ov_x:
                 add(v, "~~", v, free=not exo, exo=int(exo))
-            elif v in single:
+            elif v in single and options.auto_fix_single:
                 add(v, "~~", v, free=False, ustart=0.0)
             else:
                 add(v, "~~", v)

@@ -21,24 +21,7 @@ if (!file.exists("sem_engine") || !file.exists("tests/reference")) {
 OUT <- "tests/reference/missing"
 options(warn = 1)
 
-fmt <- function(x) {
-  if (is.numeric(x)) {
-    out <- sprintf("%.17g", x)
-    out[is.na(x)] <- ""
-    return(out)
-  }
-  x <- as.character(x)
-  x[is.na(x)] <- ""
-  x
-}
-write_df <- function(df, path) {
-  df <- as.data.frame(df, stringsAsFactors = FALSE, check.names = FALSE)
-  header <- paste(gsub(".", "_", names(df), fixed = TRUE), collapse = ",")
-  body <- do.call(paste, c(lapply(df, function(col) fmt(unclass(col))), sep = ","))
-  con <- file(path, open = "wb")
-  on.exit(close(con))
-  writeLines(c(header, body), con, sep = "\n")
-}
+source("tests/reference/common.R")
 
 delete_at_random <- function(df, vars, prob, seed) {
   set.seed(seed)

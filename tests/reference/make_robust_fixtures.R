@@ -24,24 +24,7 @@ model_text <- function(case) paste(readLines(file.path("tests/reference", case, 
                                    collapse = "\n")
 
 ## ------------------------------ writers -------------------------------------
-fmt <- function(x) {
-  if (is.numeric(x)) {
-    out <- sprintf("%.17g", x)
-    out[is.na(x)] <- ""
-    return(out)
-  }
-  x <- as.character(x)
-  x[is.na(x)] <- ""
-  x
-}
-write_df <- function(df, path) {
-  df <- as.data.frame(df, stringsAsFactors = FALSE, check.names = FALSE)
-  header <- paste(gsub(".", "_", names(df), fixed = TRUE), collapse = ",")
-  body <- do.call(paste, c(lapply(df, function(col) fmt(unclass(col))), sep = ","))
-  con <- file(path, open = "wb")
-  on.exit(close(con))
-  writeLines(c(header, body), con, sep = "\n")
-}
+source("tests/reference/common.R")
 write_matrix <- function(m, path, first) {
   m <- unclass(m)
   ## columns by position: vcov() repeats shared labels (poldem's a, b, c) in its names
