@@ -18,6 +18,7 @@ with μ̂, Σ̂ the EM estimates.
 
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple, Sequence
 
 import jax.numpy as jnp
@@ -25,9 +26,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .errors import DataError
+from .errors import DataError, DataWarning
 
 EM_TOL = 1e-12
+COVERAGE_WARNING = 0.1
 EM_MAX_ITER = 10_000
 
 
@@ -142,6 +144,27 @@ def check_rows(values: np.ndarray, names: Sequence[str]) -> np.ndarray:
     if empty:
         raise DataError(f"variables with fewer than two observed values: {', '.join(empty)}")
     return values[observed.any(axis=1)]
+
+
+def check_coverage(rows: np.ndarray, names: Sequence[str]) -> None:
+    """DataError for pairs of variables never observed together (their covariance is not
+    identified from the data); DataWarning naming pairs observed together in under
+    COVERAGE_WARNING of the rows, as lavaan warns."""
+    observed = np.isfinite(rows).astype(float)
+    coverage = observed.T @ observed / rows.shape[0]
+    i, j = np.triu_indices(len(names), 1)
+
+    def pairs(mask):
+        return ", ".join(f"{names[a]}-{names[b]}" for a, b in zip(i[mask], j[mask]))
+
+    never = coverage[i, j] == 0
+    if never.any():
+        raise DataError(f"pairs of variables never observed together (their covariance cannot be "
+                        f"estimated): {pairs(never)}")
+    low = coverage[i, j] < COVERAGE_WARNING
+    if low.any():
+        warnings.warn(f"pairs of variables observed together in fewer than {COVERAGE_WARNING:.0%} of "
+                      f"the rows: {pairs(low)}; see se.missing_patterns()", DataWarning, stacklevel=4)
 
 
 def _numeric(data: pd.DataFrame) -> np.ndarray:

@@ -48,11 +48,12 @@ def compute(data: jnp.ndarray, likelihood: str) -> Moments:
     return Moments(centred.T @ centred / divisor, xbar, jnp.asarray(float(n)))
 
 
-def from_data(df: pd.DataFrame, names: Sequence[str], likelihood: str, missing_data: str = "listwise"
-              ) -> tuple[Moments, DataSummary]:
+def from_data(df: pd.DataFrame, names: Sequence[str], likelihood: str, missing_data: str = "listwise",
+              fixed_x: Sequence[str] = ()) -> tuple[Moments, DataSummary]:
     """Moments of the model's observed variables from raw data: after listwise deletion, or, with
     ``missing_data="ml"``, the EM moments plus the missing-data patterns (missing.py) of every
-    row with at least one observed value."""
+    row with at least one observed value and all of the fixed covariates ``fixed_x`` (rows
+    missing one of those are dropped, as lavaan does under fixed.x = TRUE)."""
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"data must be a pandas DataFrame, not {type(df).__name__}")
     _check_names(names, list(map(str, df.columns)), "the data")
@@ -65,7 +66,8 @@ def from_data(df: pd.DataFrame, names: Sequence[str], likelihood: str, missing_d
         )
     values = frame.to_numpy(dtype=np.float64)
     if missing_data == "ml":
-        return _incomplete(values, names)
+        x_cols = [list(names).index(v) for v in fixed_x]
+        return _incomplete(values[np.all(np.isfinite(values[:, x_cols]), axis=1)], names, values.shape[0])
     complete = np.all(np.isfinite(values), axis=1)
     rows = values[complete]
     if rows.shape[0] < 2:
@@ -78,14 +80,15 @@ def from_data(df: pd.DataFrame, names: Sequence[str], likelihood: str, missing_d
     return moments, DataSummary(int(rows.shape[0]), int(values.shape[0]), rows)
 
 
-def _incomplete(values: np.ndarray, names: Sequence[str]) -> tuple[Moments, DataSummary]:
+def _incomplete(values: np.ndarray, names: Sequence[str], n_total: int) -> tuple[Moments, DataSummary]:
     rows = missing.check_rows(values, names)
+    missing.check_coverage(rows, list(names))
     _check_variances(np.nanvar(rows, axis=0), names)
     mu, sigma, _ = missing.em(rows)
     _check_positive_definite(sigma, names, rows.shape[0])
     moments = Moments(jnp.asarray(sigma), jnp.asarray(mu), jnp.asarray(float(rows.shape[0])),
                       missing.patterns(rows, mu, sigma))
-    return moments, DataSummary(int(rows.shape[0]), int(values.shape[0]), rows)
+    return moments, DataSummary(int(rows.shape[0]), int(n_total), rows)
 
 
 def from_cov(

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import constraints, engine, identification, matrices, moments, partable, robust, start, syntax
-from .errors import ConvergenceWarning, DataError, DataWarning, HeywoodWarning, ModelError
+from .errors import ConvergenceWarning, DataError, DataWarning, HeywoodWarning
 from .inference import vcov
 from .objective import n_eff
 from .optimize import CONVERGED
@@ -31,9 +31,6 @@ def sem(model: str, data=None, *, sample_cov=None, sample_mean=None, sample_nobs
     statements = syntax.parse(model)
     pt = partable.build(statements, opts)
     sample, summary = _moments(pt, opts, data, sample_cov, sample_mean, sample_nobs, sample_cov_names)
-    if opts.missing == "ml" and opts.fixed_x and pt.variables.ov_x:
-        raise ModelError(f'missing="ml" with fixed exogenous covariates ({", ".join(pt.variables.ov_x)}) '
-                         "is not supported yet; set fixed_x=False to model their distribution too")
     spec = matrices.build_spec(pt)
     reparam = constraints.build(pt, spec)
     df = identification.degrees_of_freedom(pt, spec, reparam, opts.fixed_x)
@@ -62,9 +59,10 @@ def _moments(pt, opts, data, sample_cov, sample_mean, sample_nobs, sample_cov_na
     if (data is None) == (sample_cov is None):
         raise DataError("give either data= (raw data) or sample_cov= with sample_nobs=")
     if data is not None:
-        sample, summary = moments.from_data(data, names, opts.likelihood, opts.missing)
+        fixed = pt.variables.ov_x if opts.fixed_x else ()
+        sample, summary = moments.from_data(data, names, opts.likelihood, opts.missing, fixed)
         if summary.n_used < summary.n_total:
-            what = ("no observed value" if opts.missing == "ml"
+            what = ("no observed value or a missing fixed covariate (fixed_x)" if opts.missing == "ml"
                     else 'missing values and were dropped (listwise deletion; missing="ml" uses them)')
             warnings.warn(f"{summary.n_total - summary.n_used} of {summary.n_total} rows have {what}",
                           DataWarning, stacklevel=3)

@@ -110,7 +110,7 @@ class Fit:
         with incomplete data (FIML) the observed-data log-likelihood at the EM estimates."""
         m = self.moments
         if m.patterns is not None:
-            return float(m.patterns.h1_loglik)
+            return float(m.patterns.h1_loglik) - self._x_loglik
         return _loglik(np.asarray(m.s), np.asarray(m.xbar), m, self.spec.meanstructure) - self._x_loglik
 
     @cached_property

@@ -1,6 +1,7 @@
 """Full-information ML, EM moments and Little's MCAR test against lavaan 0.6.14
 (tests/reference/make_missing_fixtures.R: values deleted completely at random with fixed seeds)."""
 
+import warnings
 from functools import lru_cache
 
 import numpy as np
@@ -13,7 +14,8 @@ from reference_cases import ROOT
 MISSING = ROOT / "tests" / "reference" / "missing"
 CASES = {"hs_fiml": ("hs_missing.csv", {}),
          "hs_fiml_expected": ("hs_missing.csv", {"information": "expected"}),
-         "poldem_fiml": ("poldem_missing.csv", {})}
+         "poldem_fiml": ("poldem_missing.csv", {}),
+         "mimic_fiml": ("mimic_missing.csv", {})}
 MEASURES = ["chisq", "df", "pvalue", "logl", "unrestricted_logl", "baseline_chisq", "baseline_df", "cfi",
             "tli", "nfi", "rmsea", "rmsea_ci_lower", "rmsea_ci_upper", "aic", "bic", "bic2", "npar", "ntotal"]
 
@@ -25,7 +27,16 @@ def data(case: str) -> pd.DataFrame:
 @lru_cache(maxsize=None)
 def fitted(case: str):
     model = (MISSING / case / "model.lav").read_text()
-    return se.sem(model, data=data(case), missing="ml", **CASES[case][1])
+    with warnings.catch_warnings():  # mimic_fiml: rows missing a fixed covariate are dropped, as lavaan does
+        warnings.simplefilter("ignore", se.DataWarning)
+        return se.sem(model, data=data(case), missing="ml", **CASES[case][1])
+
+
+def test_rows_missing_a_fixed_covariate_are_dropped_with_a_warning():
+    model = (MISSING / "mimic_fiml" / "model.lav").read_text()
+    with pytest.warns(se.DataWarning, match="39 of 301 rows"):
+        fit = se.sem(model, data=data("mimic_fiml"), missing="ml")
+    assert fit.nobs == 262
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -98,6 +109,21 @@ def test_patterns_and_coverage():
     assert patterns["count"].sum() == len(d) and patterns["count"].is_monotonic_decreasing
     observed = d.notna().to_numpy(float)
     np.testing.assert_allclose(coverage.to_numpy(), observed.T @ observed / len(d))
+
+
+def test_coverage_is_checked():
+    rng = np.random.default_rng(3)
+    d = pd.DataFrame(rng.normal(size=(200, 3)), columns=["a", "b", "c"])
+    never = d.copy()
+    never.loc[:99, "a"] = np.nan
+    never.loc[100:, "b"] = np.nan
+    with pytest.raises(se.DataError, match="never observed together.*a-b"):
+        se.sem("a ~~ b\nb ~~ c", data=never, missing="ml")
+    low = d.copy()
+    low.loc[:94, "a"] = np.nan
+    low.loc[110:, "b"] = np.nan
+    with pytest.warns(se.DataWarning, match="fewer than 10%.*a-b"):
+        se.sem("a ~~ b\nb ~~ c", data=low, missing="ml")
 
 
 def test_bad_input_is_refused_with_typed_errors():

@@ -35,6 +35,11 @@ hs_missing <- delete_at_random(HS, paste0("x", 1:9), 0.12, 1939)
 pd_missing <- delete_at_random(PD, c(paste0("y", 1:8), paste0("x", 1:3)), 0.08, 1960)
 write_df(hs_missing, file.path(OUT, "hs_missing.csv"))
 write_df(pd_missing, file.path(OUT, "poldem_missing.csv"))
+## MIMIC: missing values in a fixed covariate too (lavaan drops those rows under fixed.x = TRUE)
+mimic_missing <- delete_at_random(HS[, c(paste0("x", 1:6), "ageyr", "sex")], c(paste0("x", 1:6), "ageyr"),
+                                  0.1, 1)
+mimic_missing <- cbind(mimic_missing, sex = HS$sex[as.integer(rownames(mimic_missing))])[, c(paste0("x", 1:6), "ageyr", "sex")]
+write_df(mimic_missing, file.path(OUT, "mimic_missing.csv"))
 
 HS_MODEL <- "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9"
 PD_MODEL <- paste(
@@ -44,10 +49,16 @@ PD_MODEL <- paste(
   "dem60 ~ ind60",
   "dem65 ~ ind60 + dem60",
   "y1 ~~ y5", sep = "\n")
+MIMIC_MODEL <- paste(
+  "visual =~ x1 + x2 + x3",
+  "textual =~ x4 + x5 + x6",
+  "visual ~ ageyr + sex",
+  "textual ~ ageyr + sex", sep = "\n")
 CASES <- list(
   hs_fiml = list(model = HS_MODEL, data = hs_missing, opts = list()),
   hs_fiml_expected = list(model = HS_MODEL, data = hs_missing, opts = list(information = "expected")),
-  poldem_fiml = list(model = PD_MODEL, data = pd_missing, opts = list())
+  poldem_fiml = list(model = PD_MODEL, data = pd_missing, opts = list()),
+  mimic_fiml = list(model = MIMIC_MODEL, data = mimic_missing, opts = list())
 )
 
 ## Little's (1988) MCAR test written out here, from lavaan's EM (H1) estimates:
@@ -75,7 +86,9 @@ for (name in names(CASES)) {
   fit <- do.call("sem", args)
   ## nlminb's default tolerance leaves up to ~1e-5 in the estimates; polish with BFGS from its
   ## solution (as make_fixtures.R does) and keep the refit when it lowers the objective.
-  refit <- do.call("sem", c(args, list(start = fit, optim.method = "BFGS",
+  ## (with start = <fit>, lavaan would otherwise switch fixed.x off, as make_fixtures.R notes)
+  refit <- do.call("sem", c(args, list(start = fit, fixed.x = lavInspect(fit, "options")$fixed.x,
+                                       optim.method = "BFGS",
                                        control = list(reltol = 1e-15, maxit = 20000))))
   if (lavInspect(refit, "converged") && fitMeasures(refit, "fmin") < fitMeasures(fit, "fmin")) fit <- refit
   pe <- parameterEstimates(fit, ci = FALSE)
