@@ -375,16 +375,24 @@ def inputs(fit) -> Inputs:
     sigma, mu = fit.implied_arrays
     x_idx = tuple(fit.spec.ov.index(v) for v in fit.partable.variables.ov_x)
     s = np.asarray(fit.moments.s)
-    base = None
-    if fit.moments.patterns is not None:
-        # FIML: 2 (log L_H1 - log L_independence), the latter in closed form; with fixed_x both
-        # are conditional on the covariates, whose saturated block the baseline keeps
-        y_cols = [i for i in range(s.shape[0]) if not (fit.options.fixed_x and i in x_idx)]
-        base = Baseline(2.0 * (fit.unrestricted_loglik - missing.independence_loglik(fit.data.rows[:, y_cols])),
-                        baseline(s, x_idx, fit.n_eff, fit.options.fixed_x, True).df)
     return Inputs(s, np.asarray(fit.moments.xbar), sigma, mu,
                   fit.spec.meanstructure, x_idx, fit.options.fixed_x, fit.nobs, fit.n_eff,
-                  fit.chisq, fit.df, fit.npar, fit.fmin, fit.loglik, fit.unrestricted_loglik, base)
+                  fit.chisq, fit.df, fit.npar, fit.fmin, fit.loglik, fit.unrestricted_loglik,
+                  baseline_of(fit))
+
+
+def baseline_of(fit) -> Baseline:
+    """The baseline model's chi-square and df (baseline.py); with incomplete data (FIML)
+    2 (log L_H1 - log L_independence), the latter in closed form (missing.py), both conditional
+    on the fixed covariates, whose saturated block the baseline keeps."""
+    s = np.asarray(fit.moments.s)
+    x_idx = tuple(fit.spec.ov.index(v) for v in fit.partable.variables.ov_x)
+    complete = baseline(s, x_idx, fit.n_eff, fit.options.fixed_x, fit.spec.meanstructure)
+    if fit.moments.patterns is None:
+        return complete
+    y_cols = [i for i in range(s.shape[0]) if not (fit.options.fixed_x and i in x_idx)]
+    logl = missing.independence_loglik(fit.data.rows[:, y_cols])
+    return Baseline(2.0 * (fit.unrestricted_loglik - logl), complete.df)
 
 
 def measures(inp: Inputs) -> dict[str, float]:

@@ -63,9 +63,9 @@ class Options:
         if self.missing == "ml":
             if self.meanstructure is None:  # lavaan: FIML always has a mean structure
                 object.__setattr__(self, "meanstructure", True)
-            if self.meanstructure is False or self.estimator != "ML" or self.likelihood != "normal":
-                raise ModelError('missing="ml" (FIML) needs estimator="ML", likelihood="normal" and a '
-                                 "mean structure")
+            if self.meanstructure is False or self.estimator not in ("ML", "MLR") or self.likelihood != "normal":
+                raise ModelError('missing="ml" (FIML) needs estimator="ML" or "MLR", likelihood="normal" '
+                                 "and a mean structure")
         if not 0 < self.level < 1:
             raise ModelError(f"level={self.level!r} must lie strictly between 0 and 1")
         if self.group is not None:

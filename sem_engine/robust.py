@@ -55,7 +55,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from . import fit_measures as fm
+from . import fit_measures as fm, linalg, objective
 from .baseline import baseline
 from .errors import DataError, ModelError
 from .identification import n_moments
@@ -158,11 +158,22 @@ def weight(sigma: jnp.ndarray, meanstructure: bool) -> jnp.ndarray:
 
 
 def scores(y: jnp.ndarray, mu: jnp.ndarray, sigma: jnp.ndarray, meanstructure: bool) -> jnp.ndarray:
-    """Casewise scores ∂ log φ(y_i; μ, Σ)/∂m = (c_i, ½ Dᵀ vec(c_i c_iᵀ - Σ⁻¹)), c_i = Σ⁻¹(y_i - μ)."""
+    """Casewise scores ∂ log φ(y_i; μ, Σ)/∂m = (c_i, ½ Dᵀ vec(c_i c_iᵀ - P_i)), c_i = P_i (y_i - μ).
+
+    P_i = Σ⁻¹ for a complete row; for a row with missing values (NaN) P_i is (Σ_oo)⁻¹ of its
+    observed variables, zero-filled, so its scores are those of its observed-data likelihood
+    (zero for the moments of its missing variables).
+    """
     n, p = y.shape
-    inv = jnp.linalg.inv(sigma)
-    c = (y - mu[None, :]) @ inv
-    outer = (c[:, :, None] * c[:, None, :]).reshape(n, p * p) - inv.reshape(1, p * p)
+    observed = jnp.isfinite(y)
+    if bool(jnp.all(observed)):
+        inv = jnp.broadcast_to(jnp.linalg.inv(sigma), (n, p, p))
+    else:
+        o = observed.astype(sigma.dtype)
+        masks = o[:, :, None] * o[:, None, :]
+        inv = jax.vmap(lambda m, oi: linalg.inverse(sigma * m + jnp.diag(1.0 - oi)) * m)(masks, o)
+    c = jnp.einsum("nab,nb->na", inv, jnp.where(observed, y - mu[None, :], 0.0))
+    outer = (c[:, :, None] * c[:, None, :]).reshape(n, p * p) - inv.reshape(n, p * p)
     s = 0.5 * outer @ jnp.asarray(duplication(p))
     return jnp.concatenate([c, s], axis=1) if meanstructure else s
 
@@ -204,6 +215,9 @@ def _baseline_point(fit) -> _Point:
     """baseline.py's independence model: variances (and means) free, the covariates' block free
     unless fixed.x."""
     s, xbar = np.asarray(fit.moments.s), np.asarray(fit.moments.xbar)
+    if fit.moments.patterns is not None:  # FIML: each variable's observed mean and variance
+        xbar, s = np.nanmean(fit.data.rows, axis=0), s.copy()
+        s[np.diag_indices_from(s)] = np.nanvar(fit.data.rows, axis=0)
     is_x = _covariates(fit)
     sigma = np.diag(np.diag(s))
     sigma[np.ix_(is_x, is_x)] = s[np.ix_(is_x, is_x)]
@@ -213,7 +227,10 @@ def _baseline_point(fit) -> _Point:
     if fit.spec.meanstructure:
         free = np.concatenate([~fixed, free])
     delta = np.eye(free.size)[:, free]
-    info = delta.T @ np.asarray(weight(jnp.asarray(sigma), fit.spec.meanstructure)) @ delta
+    if fit.moments.patterns is None:
+        info = delta.T @ np.asarray(weight(jnp.asarray(sigma), fit.spec.meanstructure)) @ delta
+    else:
+        info = delta.T @ _h1_information(fit, _Point(sigma, xbar, None, None)) @ delta
     return _Point(sigma, xbar, delta, info)
 
 
@@ -235,7 +252,8 @@ def _gamma_of(fit) -> np.ndarray:
 
 
 def _meat(fit, point: _Point, gam: np.ndarray, huber_white: bool) -> np.ndarray:
-    """B = Δᵀ M Δ with M = W Γ W ("robust.sem") or the scores' mean outer product (Huber-White)."""
+    """B = Δᵀ M Δ with M = W Γ W ("robust.sem") or the scores' mean outer product (Huber-White);
+    M itself when ``point.delta`` is None."""
     if huber_white:
         sc = np.asarray(scores(jnp.asarray(fit.data.rows), jnp.asarray(point.mu),
                                jnp.asarray(point.sigma), fit.spec.meanstructure))
@@ -243,7 +261,7 @@ def _meat(fit, point: _Point, gam: np.ndarray, huber_white: bool) -> np.ndarray:
     else:
         w = np.asarray(weight(jnp.asarray(point.sigma), fit.spec.meanstructure))
         middle = w @ gam @ w
-    return point.delta.T @ middle @ point.delta
+    return middle if point.delta is None else point.delta.T @ middle @ point.delta
 
 
 def robust_vcov(fit) -> np.ndarray:
@@ -260,14 +278,32 @@ def robust_vcov(fit) -> np.ndarray:
 def _traces(fit, point: _Point, gam: np.ndarray, test: str) -> tuple[float, float, float, float]:
     """(tr UΓ, tr (UΓ)², tr W_S Γ, tr A⁻¹B); for yuan.bentler.mplus the first is h1 - h0."""
     if test == "yuan.bentler.mplus":
-        w_s = np.asarray(weight(fit.moments.s, fit.spec.meanstructure))
         b = _meat(fit, point, gam, huber_white=True)
-        h1, h0 = float(np.sum(w_s * gam)), float(np.trace(np.linalg.solve(point.info, b)))
+        h0 = float(np.trace(np.linalg.solve(point.info, b)))
+        if fit.moments.patterns is None:
+            h1 = float(np.sum(np.asarray(weight(fit.moments.s, fit.spec.meanstructure)) * gam))
+        else:  # FIML: observed information and scores of the unrestricted model at the EM moments
+            em = point._replace(sigma=np.asarray(fit.moments.s), mu=np.asarray(fit.moments.xbar), delta=None)
+            h1 = float(np.trace(np.linalg.solve(_h1_information(fit, em), _meat(fit, em, gam, True))))
         return h1 - h0, np.nan, h1, h0
     w = np.asarray(weight(jnp.asarray(point.sigma), fit.spec.meanstructure))
     wd = w @ point.delta
     ug = (w - wd @ np.linalg.solve(point.info, wd.T)) @ gam
     return float(np.trace(ug)), float(np.sum(ug * ug.T)), np.nan, np.nan
+
+
+def _h1_information(fit, point: _Point) -> np.ndarray:
+    """Observed unit information of the unrestricted moments m = (μ, vech Σ) under incomplete
+    data, -(1/N) ∂² log L/∂m ∂mᵀ = ½ ∂² F_FIML/∂m ∂mᵀ, at the point's moments."""
+    p = fit.spec.p
+    rows, cols = vech_index(p)
+
+    def half_f(m):
+        sigma = jnp.zeros((p, p)).at[rows, cols].set(m[p:]).at[cols, rows].set(m[p:])
+        return objective.f_fiml(sigma, m[:p], fit.moments) / 2.0
+
+    m0 = h1_vector(jnp.asarray(point.sigma), jnp.asarray(point.mu), True)
+    return np.asarray(jax.hessian(half_f)(m0))
 
 
 def _scale(test: str, stat: float, df: int, traces, n_h1: int, n_free: int) -> ScaledTest:
@@ -322,9 +358,8 @@ def _baseline_test(fit, test: str, gam: np.ndarray) -> ScaledTest:
 
 
 def _baseline_of(fit):
-    """ML chi-square and df of the baseline model (baseline.py)."""
-    return baseline(np.asarray(fit.moments.s), tuple(np.flatnonzero(_covariates(fit))), fit.n_eff,
-                    fit.options.fixed_x, fit.spec.meanstructure)
+    """ML chi-square and df of the baseline model (baseline.py; FIML: fit_measures.baseline_of)."""
+    return fm.baseline_of(fit)
 
 
 # -- robust fit measures -----------------------------------------------------------------------
@@ -388,6 +423,8 @@ def fit_measures(fit, test: str | None = None) -> pd.Series:
     The ML entries (chisq, cfi, rmsea, srmr, ...) are unchanged by the estimator and come from
     fit_measures.py.  "robust" entries exist for satorra.bentler, yuan.bentler.mplus and
     scaled.shifted (as in lavaan); the RMSEA interval and tests at level 0.90, h0 0.05 and 0.08.
+    With incomplete data (FIML) the robust entries are NaN: lavaan computes them there by a
+    different method (Savalei's), which sem_engine does not implement yet.
     """
     test = _check(fit, test)
     gam = _gamma_of(fit)  # once for the model and its baseline
@@ -414,6 +451,8 @@ def fit_measures(fit, test: str | None = None) -> pd.Series:
     out.update(_rmsea_scaled(t, x2, df, n))
     if robust:
         out.update(_rmsea_robust(t, x2, df, n, c))
+    if fit.moments.patterns is not None:
+        out.update({k: np.nan for k in out if k.endswith("_robust")})
     return pd.Series(out, dtype=float)
 
 

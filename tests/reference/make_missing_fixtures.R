@@ -58,7 +58,8 @@ CASES <- list(
   hs_fiml = list(model = HS_MODEL, data = hs_missing, opts = list()),
   hs_fiml_expected = list(model = HS_MODEL, data = hs_missing, opts = list(information = "expected")),
   poldem_fiml = list(model = PD_MODEL, data = pd_missing, opts = list()),
-  mimic_fiml = list(model = MIMIC_MODEL, data = mimic_missing, opts = list())
+  mimic_fiml = list(model = MIMIC_MODEL, data = mimic_missing, opts = list()),
+  hs_fiml_mlr = list(model = HS_MODEL, data = hs_missing, opts = list(estimator = "MLR"))
 )
 
 ## Little's (1988) MCAR test written out here, from lavaan's EM (H1) estimates:
