@@ -26,7 +26,7 @@ class Engine(NamedTuple):
     """Jitted functions of (x or z, moments)."""
 
     fit_moments: Callable      # (moments, z_start) -> FitState
-    refit_moments: Callable    # (moments, z_start, H₀⁻¹) -> FitState (scoring.py; jitted by its caller)
+    refit_moments: Callable    # (moments, z_start, H₀⁻¹) -> FitState, quasi-Newton scoring (scoring.py)
     hessian_z: Callable        # (z, moments) -> Kᵀ H K, expected Hessian of F_ML
     observed_hessian_z: Callable  # (z, moments) -> observed Hessian of F_ML in z
     implied: Callable          # (x, moments) -> (Σ, μ)
@@ -72,7 +72,7 @@ def _build(spec: Spec, reparam: Reparam, max_iter: int, grad_tol: float) -> Engi
 
     return Engine(
         fit_moments=jax.jit(make_fit(spec, reparam, max_iter, grad_tol)),
-        refit_moments=make_scoring(spec, reparam, grad_tol=grad_tol * 1e-2),
+        refit_moments=jax.jit(make_scoring(spec, reparam, max_iter, grad_tol * 1e-2)),
         hessian_z=jax.jit(hessian_z),
         observed_hessian_z=jax.jit(observed_hessian_z),
         implied=jax.jit(make_implied(spec)),

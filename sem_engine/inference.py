@@ -23,9 +23,9 @@ from jax.scipy.linalg import solve_triangular
 import numpy as np
 from scipy import stats
 
-from . import expressions, linalg
+from . import expressions, implied, linalg
 from .constraints import Reparam, row_index
-from .matrices import Spec, row_values
+from .matrices import NAMES, Spec, row_values, to_matrices
 from .moments import Moments
 from .objective import make_implied
 from .partable import ParameterTable
@@ -51,25 +51,62 @@ def make_expected_hessian(spec: Spec, whitener: Callable = lapack_whitener
     single fits, ``loop_whitener`` for batches under ``jax.vmap`` (see linalg.py).
     """
     implied_moments = make_implied(spec)
+    derivatives = make_rank_two(spec)
 
     def hessian(x, moments):
-        sigma, mu = implied_moments(x, moments)
-        d_sigma, d_mu = jax.jacfwd(implied_moments)(x, moments)
         if moments.patterns is not None:
+            sigma, _ = implied_moments(x, moments)
+            d_sigma, d_mu = jax.jacfwd(implied_moments)(x, moments)
             return _patterns_hessian(sigma, d_sigma, d_mu, moments)
+        sigma, u, v, d = derivatives(x, moments)
         whiten = whitener(sigma)
-        p, npar = sigma.shape[0], x.shape[0]
-        # M_i = L⁻¹ Σ_i L⁻ᵀ, computed as two triangular solves over all i at once (Σ_i symmetric).
-        half = whiten(d_sigma.reshape(p, p * npar))
-        half = half.reshape(p, p, npar).transpose(1, 0, 2).reshape(p, p * npar)
-        m = whiten(half).reshape(p * p, npar)
-        h = m.T @ m
+        u, v = whiten(u), whiten(v)
+        g_uu, g_vv, g_uv = u.T @ u, v.T @ v, u.T @ v
+        h = 2.0 * (g_uu * g_vv + g_uv * g_uv.T)
         if spec.meanstructure:
-            w = whiten(d_mu)
+            w = whiten(d)
             h = h + 2.0 * w.T @ w
         return h
 
     return hessian
+
+
+def make_rank_two(spec: Spec) -> Callable:
+    """derivatives(x, moments) -> (Σ, U, V, D): ∂Σ/∂x_i = u_i v_iᵀ + v_i u_iᵀ and ∂μ/∂x_i = d_i.
+
+    Every free parameter is one entry of Λ, Θ, Ψ, B, ν or α, so with T = (I - B)⁻¹, A = Λ T and
+    W = A Ψ Tᵀ (Bollen 1989, ch. 8):
+
+        Λ_jk: u = e_j,  v = W e_k,  d = e_j (Tα)_k       Θ_jl: u = e_j, v = e_l (½ e_j if j = l)
+        B_kl: u = A e_k, v = W e_l,  d = A e_k (Tα)_l    Ψ_kl: u = A e_k, v = A e_l (½ if k = l)
+        ν_j:  d = e_j                                     α_k:  d = A e_k
+
+    so that tr(Σ⁻¹Σ_iΣ⁻¹Σ_j) = 2[(u_iᵀΣ⁻¹u_j)(v_iᵀΣ⁻¹v_j) + (u_iᵀΣ⁻¹v_j)(u_jᵀΣ⁻¹v_i)]: the expected
+    Hessian costs O(p q²) instead of O(p³ q + p² q²) from the dense Jacobian of Σ.
+    """
+    p, m = spec.p, spec.m
+    rows = spec.free_rows
+    code = spec.target.matrix[rows]
+    a, b = spec.target.row[rows], spec.target.col[rows]
+    # columns of [I_p | A | W | 0] (p + 2m + 1 candidates) and a scale for v
+    e, lv, w_, zero = 0, p, p + m, p + 2 * m
+    lam, theta, psi, beta, nu, alpha = (code == NAMES.index(k) for k in NAMES)
+    iu = np.select([lam, theta, psi, beta], [e + a, e + a, lv + a, lv + a], zero)
+    iv = np.select([lam, theta, psi, beta], [w_ + b, e + b, lv + b, w_ + b], zero)
+    half = np.where((theta | psi) & (a == b), 0.5, 1.0)
+    i_d = np.select([lam | nu, beta | alpha], [e + a, lv + a], zero)
+    k_ta = np.select([lam, beta], [b, b], -1)   # (Tα)_k scales d; -1: scale 1
+
+    def derivatives(x, moments):
+        mats = to_matrices(x, spec, moments)
+        t = implied.total(mats)
+        big_a = mats.lam @ t
+        sigma = big_a @ mats.psi @ big_a.T + mats.theta
+        cand = jnp.concatenate([jnp.eye(p), big_a, big_a @ mats.psi @ t.T, jnp.zeros((p, 1))], axis=1)
+        t_alpha = jnp.concatenate([t @ mats.alpha, jnp.ones(1)])
+        return sigma, cand[:, iu], cand[:, iv] * half[None, :], cand[:, i_d] * t_alpha[k_ta][None, :]
+
+    return derivatives
 
 
 def _patterns_hessian(sigma, d_sigma, d_mu, moments: Moments) -> jnp.ndarray:

@@ -37,7 +37,7 @@ def sem(model: str, data=None, *, sample_cov=None, sample_mean=None, sample_nobs
     x_start = start.start_values(pt, spec, sample)
     compiled = engine.get(spec, reparam, opts.max_iter, opts.grad_tol)
     identification.check(pt, spec, reparam, compiled, sample, x_start, df)
-    state = jax.tree.map(np.asarray, compiled.fit_moments(sample, jnp.asarray(reparam.to_z(x_start))))
+    state = jax.tree.map(np.asarray, _optimize(compiled, sample, jnp.asarray(reparam.to_z(x_start))))
     hessian = compiled.observed_hessian_z if opts.information == "observed" else compiled.hessian_z
     h_z = np.asarray(hessian(jnp.asarray(reparam.to_z(state.x)), sample))
     vcov_x, singular = vcov(h_z, reparam, float(n_eff(summary.n_used, opts.likelihood)))
@@ -47,6 +47,20 @@ def sem(model: str, data=None, *, sample_cov=None, sample_mean=None, sample_nobs
         fit = dataclasses.replace(fit, vcov_x=robust.robust_vcov(fit))
     _warn(fit, singular)
     return fit
+
+
+def _optimize(compiled: engine.Engine, sample, z_start):
+    """Quasi-Newton scoring from the start values (scoring.py: the expected information at the
+    start, BFGS updates; cheap steps, so large models fit fast), and the modified Newton optimizer
+    (optimize.py: exact Hessian) where scoring does not converge or the data are incomplete."""
+    if sample.patterns is None:
+        h = np.asarray(compiled.hessian_z(z_start, sample))
+        if np.all(np.isfinite(h)):
+            h_inv = jnp.asarray(np.linalg.pinv((h + h.T) / 2, hermitian=True))
+            state = compiled.refit_moments(sample, z_start, h_inv)
+            if int(state.status) == CONVERGED:
+                return state
+    return compiled.fit_moments(sample, z_start)
 
 
 def cfa(model: str, data=None, **kwargs) -> Fit:
