@@ -91,8 +91,9 @@ def build_spec(pt: ParameterTable) -> Spec:
 def _dummy_ov(table, variables) -> list[str]:
     """Observed variables that need a phantom latent: in a regression or covarying with one."""
     lv = set(variables.lv)
-    dummies = set(table.loc[table["op"] == "~", ["lhs", "rhs"]].to_numpy().ravel()) - lv
-    covs = table.loc[(table["op"] == "~~") & (table["lhs"] != table["rhs"]), ["lhs", "rhs"]].to_numpy()
+    triples = list(zip(table["lhs"].tolist(), table["op"].tolist(), table["rhs"].tolist()))
+    dummies = {v for lhs, op, rhs in triples if op == "~" for v in (lhs, rhs)} - lv
+    covs = [(lhs, rhs) for lhs, op, rhs in triples if op == "~~" and lhs != rhs]
     changed = True
     while changed:
         changed = False

@@ -43,26 +43,30 @@ def start_values(pt: ParameterTable, spec: Spec, moments: Moments) -> np.ndarray
 
 def _factor_starts(table, ov, s) -> tuple[dict, dict]:
     """Loadings and factor variances from the first principal component of each factor's indicators."""
+    lhs, op, rhs = (table[c].tolist() for c in ("lhs", "op", "rhs"))
+    free, ustart = table["free"].to_numpy(), table["ustart"].to_numpy(dtype=float)
+    indicators: dict[str, list[int]] = {}
+    for i in range(len(lhs)):
+        if op[i] == "=~" and rhs[i] in ov:
+            indicators.setdefault(lhs[i], []).append(i)
+    fixed_var = {lhs[i]: ustart[i] for i in range(len(lhs))
+                 if op[i] == "~~" and lhs[i] == rhs[i] and free[i] == 0}
     loadings, lv_var = {}, {}
-    measurement = table[table["op"] == "=~"]
-    for factor, rows in measurement.groupby("lhs", sort=False):
-        observed = [r for r in rows["rhs"] if r in ov]
-        if len(observed) < 2:
+    for factor, rows in indicators.items():
+        if len(rows) < 2:
             continue
+        observed = [rhs[i] for i in rows]
         idx = [ov.index(r) for r in observed]
         eigval, eigvec = np.linalg.eigh(s[np.ix_(idx, idx)])
         lam = np.sqrt(max(eigval[-1], 1e-8)) * eigvec[:, -1]
         lam = lam if lam.sum() >= 0 else -lam
         scale = 1.0
-        fixed = rows[(rows["free"] == 0) & rows["rhs"].isin(observed)]
-        if len(fixed) and fixed["ustart"].iloc[0] != 0 and np.isfinite(fixed["ustart"].iloc[0]):
-            k = observed.index(fixed["rhs"].iloc[0])
-            if abs(lam[k]) > 1e-8:
-                scale = lam[k] / fixed["ustart"].iloc[0]
-        fixed_var = table[(table["lhs"] == factor) & (table["op"] == "~~") & (table["rhs"] == factor)
-                          & (table["free"] == 0)]
-        if len(fixed_var) and fixed_var["ustart"].iloc[0] > 0:
-            scale = np.sqrt(fixed_var["ustart"].iloc[0])
+        fixed = [k for k, i in enumerate(rows) if free[i] == 0]
+        if fixed and ustart[rows[fixed[0]]] != 0 and np.isfinite(ustart[rows[fixed[0]]]):
+            if abs(lam[fixed[0]]) > 1e-8:
+                scale = lam[fixed[0]] / ustart[rows[fixed[0]]]
+        if fixed_var.get(factor, 0) > 0:
+            scale = np.sqrt(fixed_var[factor])
         for name, value in zip(observed, lam / scale):
             loadings[(factor, name)] = value
         lv_var[factor] = max(scale**2, 0.05)
