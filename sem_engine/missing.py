@@ -21,11 +21,13 @@ from __future__ import annotations
 import warnings
 from typing import NamedTuple, Sequence
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from . import linalg
 from .errors import DataError, DataWarning
 
 EM_TOL = 1e-12
@@ -50,8 +52,9 @@ class Patterns(NamedTuple):
 def patterns(rows: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> Patterns:
     """The ``Patterns`` of rows with NaN for missing values, given their EM estimates."""
     mask, count, mean, cov = pattern_moments(rows)
-    h1 = casewise_loglik(mu, sigma, mask, count, mean, cov)
-    return Patterns(*(jnp.asarray(a) for a in (mask, count, mean, cov, h1)))
+    arrays = [jnp.asarray(a) for a in (mask, count, mean, cov)]
+    h1 = loglik(jnp.asarray(sigma), jnp.asarray(mu), *arrays)
+    return Patterns(*arrays, h1)
 
 
 def independence_loglik(rows: np.ndarray) -> float:
@@ -88,16 +91,21 @@ def pattern_moments(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return masks.astype(float), count, mean, cov
 
 
-def casewise_loglik(mu: np.ndarray, sigma: np.ndarray, mask, count, mean, cov) -> float:
-    """The observed-data log-likelihood of (μ, Σ) summed over the patterns (module docstring)."""
-    total = 0.0
-    for o, n, m, s in zip(mask.astype(bool), count, mean, cov):
-        sig = sigma[np.ix_(o, o)]
-        d = m[o] - mu[o]
-        _, logdet = np.linalg.slogdet(sig)
-        inv = np.linalg.inv(sig)
-        total += -0.5 * n * (o.sum() * np.log(2 * np.pi) + logdet + np.sum(inv * s[np.ix_(o, o)]) + d @ inv @ d)
-    return float(total)
+def loglik(sigma: jnp.ndarray, mu: jnp.ndarray, mask, count, mean, cov) -> jnp.ndarray:
+    """The observed-data log-likelihood of (μ, Σ) summed over the patterns (module docstring).
+
+    Pattern k's Σ_k is Σ with the rows and columns of its missing variables replaced by those of
+    the identity: |Σ_k| and the observed block of Σ_k⁻¹ are those of Σ_oo, and the zero-filled
+    moments make the missing entries contribute nothing, so the patterns are one vmapped batch
+    (linalg.inverse and linalg.logdet: no LAPACK call when batched).  Σ must be positive definite.
+    """
+    def pattern(o, n, m, s):
+        sig = sigma * jnp.outer(o, o) + jnp.diag(1.0 - o)
+        inv = linalg.inverse(sig)
+        d = (m - mu) * o
+        return n * (jnp.sum(o) * jnp.log(2.0 * jnp.pi) + linalg.logdet(sig) + jnp.sum(inv * s) + d @ inv @ d)
+
+    return -0.5 * jnp.sum(jax.vmap(pattern)(mask, count, mean, cov))
 
 
 def em(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:

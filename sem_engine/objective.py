@@ -19,12 +19,11 @@ from __future__ import annotations
 
 from typing import Callable
 
-import jax
 import jax.numpy as jnp
 from jax import lax
 from jax.scipy.linalg import cho_solve
 
-from . import implied, linalg
+from . import implied, missing
 from .matrices import Spec, to_matrices
 from .moments import Moments
 
@@ -52,27 +51,15 @@ def f_ml(sigma: jnp.ndarray, mu: jnp.ndarray, moments: Moments, meanstructure: b
 
 
 def f_fiml(sigma: jnp.ndarray, mu: jnp.ndarray, moments: Moments) -> jnp.ndarray:
-    """F_FIML = -2 (log L - log L_H1) / N over the missing-data patterns (missing.py), so that
-    chi-square = N F as under complete data; +inf if Σ is not PD.
-
-    Pattern k's Σ_k is Σ with the rows and columns of its missing variables replaced by those of
-    the identity: |Σ_k| and the observed block of Σ_k⁻¹ are those of Σ_oo, and the zero-filled
-    moments make the missing entries contribute nothing.  The patterns are one vmapped batch.
-    """
+    """F_FIML = -2 (log L - log L_H1) / N, log L the casewise log-likelihood over the
+    missing-data patterns (missing.loglik), so that chi-square = N F as under complete data;
+    +inf if Σ is not PD."""
     pat = moments.patterns
-    p = sigma.shape[0]
     chol = jnp.linalg.cholesky(lax.stop_gradient(sigma))
     ok = jnp.all(jnp.isfinite(chol)) & jnp.all(jnp.diagonal(chol) > 0)
-
-    def pattern(o, n, mean, cov):
-        sig = jnp.where(ok, sigma, jnp.eye(p)) * jnp.outer(o, o) + jnp.diag(1.0 - o)
-        inv = linalg.inverse(sig)
-        d = (mean - mu) * o
-        return n * (linalg.logdet(sig) + jnp.sum(inv * cov) + d @ inv @ d)
-
-    total = jnp.sum(jax.vmap(pattern)(pat.mask, pat.count, pat.mean, pat.cov))
-    constant = jnp.sum(pat.count * jnp.sum(pat.mask, axis=1)) * jnp.log(2.0 * jnp.pi) + 2.0 * pat.h1_loglik
-    return jnp.where(ok, (total + constant) / moments.n, jnp.inf)
+    safe = jnp.where(ok, sigma, jnp.eye(sigma.shape[0]))
+    logl = missing.loglik(safe, mu, pat.mask, pat.count, pat.mean, pat.cov)
+    return jnp.where(ok, -2.0 * (logl - pat.h1_loglik) / moments.n, jnp.inf)
 
 
 def make_loss(spec: Spec) -> Callable[[jnp.ndarray, Moments], jnp.ndarray]:

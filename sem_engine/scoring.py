@@ -1,16 +1,15 @@
-"""Refits from a nearby start by quasi-Newton scoring: the bootstrap's batched optimizer.
-
-A bootstrap (or jackknife) replicate's estimate lies within a few standard errors of the
-full-sample estimate ẑ, so each replicate starts there and iterates
+"""Quasi-Newton scoring: every fit's first optimizer (pipeline.py, from the start values) and
+the bootstrap's batched refits (from the full-sample estimate ẑ, within a few standard errors of
+each replicate's).  From a start z₀ it iterates
 
     z ← z - t A g(z),    g_i = tr(W Σ_i) - 2 dᵀ Σ⁻¹ μ_i,   W = Σ⁻¹ (Σ - S - d dᵀ) Σ⁻¹
 
 (d = x̄ - μ; the mean terms only with a mean structure; Σ_i = ∂Σ/∂z_i).  A starts as H₀⁻¹, the
-inverse expected Hessian of F_ML at ẑ on the full sample (inference.make_expected_hessian; Fisher
+inverse expected Hessian of F_ML at the start (inference.make_expected_hessian; Fisher
 scoring, Lee & Jennrich 1979), and takes a BFGS update after every step (Nocedal & Wright 2006,
-eq. 6.17), so the iteration is superlinear near the replicate's optimum: 10-20 steps for the
-thesis model.  t is halved until the Armijo condition holds up to rounding in F.  A replicate
-stops when max |g| < grad_tol; the engine asks for 1/100 of the optimizer's tolerance, because
+eq. 6.17), so the iteration is superlinear near the optimum: for the thesis model 12-23 steps
+for a bootstrap replicate, 29 from the start values.  t is halved until the Armijo condition
+holds up to rounding in F.  A fit stops when max |g| < grad_tol; the engine asks for 1/100 of the optimizer's tolerance, because
 without Newton's quadratic last step the estimates are only as precise as the gradient.
 
 Each step costs one implied-moment evaluation, one reverse pass through it for g (its cotangent

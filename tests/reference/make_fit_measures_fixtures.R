@@ -14,6 +14,7 @@
 ## ---------------------------------------------------------------------------
 
 suppressPackageStartupMessages(library(lavaan))
+source("tests/reference/common.R")  # polish()
 
 if (!file.exists("sem_engine") || !file.exists("tests/reference")) {
   stop("run this script from the repository root")
@@ -42,17 +43,11 @@ write_matrix <- function(m, path) {
 
 ## nlminb's default stopping rule can stop short of the optimum by more than the tests' 1e-6;
 ## every fit is refitted by BFGS from the nlminb solution with a tight tolerance and the refit
-## kept when it lowers the objective (as make_fixtures.R does).
+## kept when it lowers the objective (common.R's polish, as make_fixtures.R does).
 fit_polished <- function(fun, args) {
   fit <- do.call(fun, args)
   stopifnot(lavInspect(fit, "converged"))
-  args$start <- fit
-  args$fixed.x <- lavInspect(fit, "options")$fixed.x
-  args$optim.method <- "BFGS"
-  args$control <- list(reltol = 1e-15, maxit = 20000)
-  refit <- tryCatch(suppressWarnings(do.call(fun, args)), error = function(e) NULL)
-  if (is.null(refit) || !lavInspect(refit, "converged")) return(fit)
-  if (fitMeasures(refit, "fmin") < fitMeasures(fit, "fmin")) refit else fit
+  polish(fit, fun, args)
 }
 
 run_case <- function(case, model, data_path, data, options, notes) {

@@ -18,6 +18,7 @@ suppressPackageStartupMessages({
   library(lavaan)
   library(semTools)
 })
+source("tests/reference/common.R")  # polish_gain(), polish()
 HAVE_PSYCH <- requireNamespace("psych", quietly = TRUE)
 
 if (!file.exists("sem_engine") || !file.exists("tests/reference")) {
@@ -289,22 +290,12 @@ dump_fit <- function(fit, dir) {
 FITS <- list()
 FAILED <- character(0)
 
-## nlminb's default stopping rule (rel.tol 1e-10) can leave flat models short of the optimum:
-## on Political Democracy, y2~~y4 is 1.2e-4 away and chi-square 4e-8 too high.  Every case is
-## therefore refitted by lavaan's BFGS from the nlminb solution with a tight tolerance; the
-## refit is kept only when it lowers the objective, and the gain is recorded in inspect.csv.
+## Every case is polished (common.R's polish_gain); the gain is recorded in inspect.csv.
 POLISH_GAIN <- list()
 polish <- function(fit, fun, args) {
-  args$start <- fit
-  ## with start = <fit>, lavaan would otherwise switch fixed.x off (seen with lavaan 0.6.14)
-  args$fixed.x <- lavInspect(fit, "options")$fixed.x
-  args$optim.method <- "BFGS"
-  args$control <- list(reltol = 1e-15, maxit = 20000)
-  refit <- tryCatch(suppressWarnings(do.call(fun, args)), error = function(e) NULL)
-  if (is.null(refit) || !lavInspect(refit, "converged")) return(fit)
-  gain <- fitMeasures(fit, "fmin") - fitMeasures(refit, "fmin")
-  POLISH_GAIN[[length(POLISH_GAIN) + 1]] <<- gain
-  if (gain > 0) refit else fit
+  p <- polish_gain(fit, fun, args)
+  if (!is.na(p$gain)) POLISH_GAIN[[length(POLISH_GAIN) + 1]] <<- p$gain
+  p$fit
 }
 
 run_case <- function(case, fun, model, data = NULL, data_path = NULL,

@@ -84,14 +84,7 @@ for (name in names(CASES)) {
   dir.create(file.path(OUT, name), showWarnings = FALSE)
   writeLines(case$model, file.path(OUT, name, "model.lav"))
   args <- c(list(model = case$model, data = case$data, missing = "ml"), case$opts)
-  fit <- do.call("sem", args)
-  ## nlminb's default tolerance leaves up to ~1e-5 in the estimates; polish with BFGS from its
-  ## solution (as make_fixtures.R does) and keep the refit when it lowers the objective.
-  ## (with start = <fit>, lavaan would otherwise switch fixed.x off, as make_fixtures.R notes)
-  refit <- do.call("sem", c(args, list(start = fit, fixed.x = lavInspect(fit, "options")$fixed.x,
-                                       optim.method = "BFGS",
-                                       control = list(reltol = 1e-15, maxit = 20000))))
-  if (lavInspect(refit, "converged") && fitMeasures(refit, "fmin") < fitMeasures(fit, "fmin")) fit <- refit
+  fit <- polish(do.call("sem", args), "sem", args)   # common.R
   pe <- parameterEstimates(fit, ci = FALSE)
   if (is.null(pe$label)) pe$label <- ""
   write_df(pe[, c("lhs", "op", "rhs", "label", "est", "se", "z", "pvalue")],

@@ -26,6 +26,7 @@ suppressPackageStartupMessages({
   library(lavaan)
   library(jsonlite)
 })
+source("tests/reference/common.R")  # polish_gain(), polish()
 
 if (!file.exists("tests/reference")) {
   stop("run this script from the repository root")
@@ -56,17 +57,6 @@ write_df <- function(df, path) {
   writeLines(c(header, body), con, sep = "\n")
 }
 
-## the same polish as make_fixtures.R
-polish <- function(fit, fun, args) {
-  args$start <- fit
-  args$fixed.x <- lavInspect(fit, "options")$fixed.x
-  args$optim.method <- "BFGS"
-  args$control <- list(reltol = 1e-15, maxit = 20000)
-  refit <- tryCatch(suppressWarnings(do.call(fun, args)), error = function(e) NULL)
-  if (is.null(refit) || !lavInspect(refit, "converged")) return(fit)
-  gain <- fitMeasures(fit, "fmin") - fitMeasures(refit, "fmin")
-  if (gain > 0) refit else fit
-}
 
 case_args <- function(case) {
   dir <- file.path(REF_DIR, case)

@@ -62,14 +62,7 @@ ESTIMATORS <- list(
 fit_case <- function(name, estimator) {
   case <- CASES[[name]]
   args <- c(list(model = case$model, data = case$data, estimator = estimator), case$opts)
-  fit <- do.call(case$fun, args)
-  args$start <- fit
-  args$fixed.x <- lavInspect(fit, "options")$fixed.x
-  args$optim.method <- "BFGS"
-  args$control <- list(reltol = 1e-15, maxit = 20000)
-  refit <- tryCatch(suppressWarnings(do.call(case$fun, args)), error = function(e) NULL)
-  if (is.null(refit) || !lavInspect(refit, "converged")) return(fit)
-  if (fitMeasures(refit, "fmin") < fitMeasures(fit, "fmin")) refit else fit
+  polish(do.call(case$fun, args), case$fun, args)
 }
 
 test_table <- function(fit) {

@@ -44,24 +44,7 @@ unlink(OUT, recursive = TRUE)
 dir.create(OUT, recursive = TRUE, showWarnings = FALSE)
 HS <- read.csv("sem_engine/datasets/holzinger_swineford_1939.csv", stringsAsFactors = FALSE)
 
-fmt <- function(x) {
-  if (is.numeric(x)) {
-    out <- sprintf("%.17g", x)
-    out[is.na(x)] <- ""
-    return(out)
-  }
-  x <- as.character(x)
-  x[is.na(x)] <- ""
-  x
-}
-
-write_df <- function(df, path) {
-  cols <- lapply(df, fmt)
-  lines <- c(paste(names(df), collapse = ","), do.call(paste, c(cols, sep = ",")))
-  con <- file(path, open = "wb")
-  on.exit(close(con))
-  writeLines(lines, con, sep = "\n")
-}
+source("tests/reference/common.R")  # fmt(), write_df()
 
 write_vec <- function(v, path) {
   write_df(data.frame(factor = names(v), value = as.numeric(v), stringsAsFactors = FALSE), path)
