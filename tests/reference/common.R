@@ -22,6 +22,17 @@ write_df <- function(df, path) {
   writeLines(c(header, body), con, sep = "\n")
 }
 
+## A matrix with its row names in a first column called `first`; the other headers are the column
+## names as they are (no "." -> "_").  Columns are taken by position: vcov() repeats shared labels.
+write_matrix <- function(m, path, first = "variable") {
+  m <- unclass(m)
+  df <- data.frame(rownames(m), matrix(as.numeric(m), nrow(m)), stringsAsFactors = FALSE)
+  con <- file(path, open = "wb")
+  on.exit(close(con))
+  body <- do.call(paste, c(lapply(df, fmt), sep = ","))
+  writeLines(c(paste(c(first, colnames(m)), collapse = ","), body), con, sep = "\n")
+}
+
 ## nlminb's default stopping rule (rel.tol 1e-10) can leave flat models short of the optimum (on
 ## Political Democracy y2~~y4 by 1.2e-4).  polish_gain() refits with lavaan's BFGS from the nlminb
 ## solution at a tight tolerance and keeps the refit when it lowers the objective: list(fit,

@@ -24,16 +24,7 @@ model_text <- function(case) paste(readLines(file.path("tests/reference", case, 
                                    collapse = "\n")
 
 ## ------------------------------ writers -------------------------------------
-source("tests/reference/common.R")
-write_matrix <- function(m, path, first) {
-  m <- unclass(m)
-  ## columns by position: vcov() repeats shared labels (poldem's a, b, c) in its names
-  df <- data.frame(rownames(m), matrix(as.numeric(m), nrow(m)), stringsAsFactors = FALSE)
-  con <- file(path, open = "wb")
-  on.exit(close(con))
-  body <- do.call(paste, c(lapply(df, fmt), sep = ","))
-  writeLines(c(paste(c(first, colnames(m)), collapse = ","), body), con, sep = "\n")
-}
+source("tests/reference/common.R")   # fmt(), write_df(), write_matrix(), polish()
 
 ## ------------------------------ cases ---------------------------------------
 ## name -> model text, fitting function, data, extra lavaan options
