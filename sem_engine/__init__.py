@@ -33,6 +33,7 @@ from .compare import compare  # noqa: E402
 from .missing import em_moments, little_mcar, missing_patterns  # noqa: E402
 from .descriptives import bartlett, cronbach_alpha, describe, kmo, mahalanobis, mardia  # noqa: E402
 from .pipeline import cfa, sem  # noqa: E402
+from .invariance import invariance  # noqa: E402
 from .power import power  # noqa: E402
 from .simulate import simulate_data  # noqa: E402
 from .validity import htmt_from_data  # noqa: E402
@@ -44,7 +45,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ConvergenceWarning", "DataError", "DataWarning", "Fit", "HeywoodWarning",
     "IdentificationError", "ModelError", "ModelSyntaxError", "SemError", "bartlett", "cfa",
-    "compare", "cronbach_alpha", "datasets", "describe", "em_moments", "little_mcar",
+    "compare", "invariance", "cronbach_alpha", "datasets", "describe", "em_moments", "little_mcar",
     "missing_patterns", "htmt_from_data", "kmo", "load_json", "mahalanobis", "mardia", "sem",
     "power", "simulate_data", "__version__",
 ]

@@ -122,6 +122,8 @@ def _check_same_data(fits, names) -> None:
 
 
 def _same_moments(a, b) -> bool:
+    if a.n_groups > 1 or b.n_groups > 1:
+        return a.n_groups == b.n_groups and all(_same_moments(u, v) for u, v in zip(a.groups, b.groups))
     order_a = np.argsort(a.spec.ov)
     order_b = np.argsort(b.spec.ov)
     s_a = np.asarray(a.moments.s)[np.ix_(order_a, order_a)]

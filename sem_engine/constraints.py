@@ -18,7 +18,8 @@ import numpy as np
 
 from . import expressions
 from .errors import ModelError
-from .matrices import Spec, row_values
+from .groups import Groups
+from .matrices import Spec
 from .moments import Moments
 from .partable import ParameterTable
 
@@ -93,9 +94,11 @@ def _affine(c, pt: ParameterTable, spec: Spec) -> tuple[np.ndarray, float]:
     rhs = expressions.to_function(c.rhs, index)
     p = spec.p
     dummy = Moments(jnp.eye(p), jnp.zeros(p), jnp.asarray(1.0))
+    if isinstance(spec, Groups):
+        dummy = (dummy,) * len(spec.specs)
 
     def g(x):
-        v = row_values(x, spec, dummy)
+        v = spec.values(x, dummy)
         return lhs(v) - rhs(v)
 
     rng = np.random.default_rng(0)

@@ -14,8 +14,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import groups
 from .constraints import Reparam
-from .matrices import Spec, row_values, to_matrices
+from .groups import Groups
+from .matrices import Spec, to_matrices
 from .objective import make_implied, make_loss
 from .inference import make_expected_hessian
 from .optimize import make_fit
@@ -29,18 +31,20 @@ class Engine(NamedTuple):
     refit_moments: Callable    # (moments, z_start, H₀⁻¹) -> FitState, quasi-Newton scoring (scoring.py)
     hessian_z: Callable        # (z, moments) -> Kᵀ H K, expected Hessian of F_ML
     observed_hessian_z: Callable  # (z, moments) -> observed Hessian of F_ML in z
-    implied: Callable          # (x, moments) -> (Σ, μ)
-    matrices: Callable         # (x, moments) -> Matrices
+    implied: Callable          # (x, moments) -> (Σ, μ); one pair per group for a multi-group model
+    matrices: Callable         # (x, moments) -> Matrices (a tuple of them for a multi-group model)
     row_values: Callable       # (x, moments) -> value of every parameter-table row
 
 
-def fingerprint(spec: Spec, reparam: Reparam, extra: tuple) -> str:
+def fingerprint(spec: Spec | Groups, reparam: Reparam, extra: tuple) -> str:
     """A digest of everything the compiled code depends on."""
     h = hashlib.sha256()
-    for part in (spec.ov, spec.eta, spec.meanstructure, extra):
+    multi = isinstance(spec, Groups)
+    specs = spec.specs if multi else (spec,)
+    for part in (spec.ov, spec.eta, spec.meanstructure, extra, multi):
         h.update(repr(part).encode())
-    arrays = [*spec.base, *spec.target, spec.free_rows, spec.exo_rows, spec.exo_moment, spec.row_base,
-              reparam.x0, reparam.basis]
+    arrays = [a for s in specs for a in (*s.base, *s.target, s.free_rows, s.exo_rows, s.exo_moment, s.row_base)]
+    arrays += [*(spec.index if multi else ()), reparam.x0, reparam.basis]
     for a in arrays:
         a = np.asarray(a)
         h.update(repr((a.shape, a.dtype)).encode())
@@ -51,7 +55,7 @@ def fingerprint(spec: Spec, reparam: Reparam, extra: tuple) -> str:
 _CACHE: dict[str, Engine] = {}
 
 
-def get(spec: Spec, reparam: Reparam, max_iter: int, grad_tol: float) -> Engine:
+def get(spec: Spec | Groups, reparam: Reparam, max_iter: int, grad_tol: float) -> Engine:
     """The cached engine of this model structure, built on first use."""
     key = fingerprint(spec, reparam, (max_iter, grad_tol))
     if key not in _CACHE:
@@ -59,10 +63,13 @@ def get(spec: Spec, reparam: Reparam, max_iter: int, grad_tol: float) -> Engine:
     return _CACHE[key]
 
 
-def _build(spec: Spec, reparam: Reparam, max_iter: int, grad_tol: float) -> Engine:
+def _build(spec: Spec | Groups, reparam: Reparam, max_iter: int, grad_tol: float) -> Engine:
     x0, basis = jnp.asarray(reparam.x0), jnp.asarray(reparam.basis)
-    loss = make_loss(spec)
-    hessian = make_expected_hessian(spec)
+    multi = isinstance(spec, Groups)
+    loss = groups.make_loss(spec) if multi else make_loss(spec)
+    hessian = groups.make_expected_hessian(spec) if multi else make_expected_hessian(spec)
+    implied = groups.make_implied(spec) if multi else make_implied(spec)
+    matrices = groups.matrices if multi else to_matrices
 
     def hessian_z(z, moments):
         return basis.T @ hessian(x0 + basis @ z, moments) @ basis
@@ -71,11 +78,11 @@ def _build(spec: Spec, reparam: Reparam, max_iter: int, grad_tol: float) -> Engi
         return jax.hessian(lambda zz: loss(x0 + basis @ zz, moments))(z)
 
     return Engine(
-        fit_moments=jax.jit(make_fit(spec, reparam, max_iter, grad_tol)),
+        fit_moments=jax.jit(make_fit(loss, reparam, max_iter, grad_tol)),
         refit_moments=jax.jit(make_scoring(spec, reparam, max_iter, grad_tol * 1e-2)),
         hessian_z=jax.jit(hessian_z),
         observed_hessian_z=jax.jit(observed_hessian_z),
-        implied=jax.jit(make_implied(spec)),
-        matrices=jax.jit(lambda x, moments: to_matrices(x, spec, moments)),
-        row_values=jax.jit(lambda x, moments: row_values(x, spec, moments)),
+        implied=jax.jit(implied),
+        matrices=jax.jit(lambda x, moments: matrices(x, spec, moments)),
+        row_values=jax.jit(spec.values),
     )

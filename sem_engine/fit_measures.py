@@ -152,12 +152,14 @@ def sabic(logl: float, npar: int, nobs: int) -> float:
 
 
 # -- RMSEA (lav_fit_rmsea.R) ---------------------------------------------------------------------
-def rmsea(chisq: float, df: int, n: float) -> float:
-    """Root mean square error of approximation, sqrt(max(χ²/(n df) - 1/n, 0)); 0 when df = 0.
+def rmsea(chisq: float, df: int, n: float, groups: int = 1) -> float:
+    """Root mean square error of approximation, sqrt(max(χ²/(n df) - 1/n, 0)) · sqrt(G); 0 when
+    df = 0.
 
-    Steiger & Lind (1980); n is N ("normal") or N - 1 ("wishart").
+    Steiger & Lind (1980); n is N ("normal") or N - G ("wishart"); with G groups lavaan (after
+    Steiger 1998) multiplies by sqrt(G), and the interval and tests below use the same scale.
     """
-    return float(np.sqrt(max(chisq / n / df - 1.0 / n, 0.0))) if df > 0 else 0.0
+    return float(np.sqrt(max(chisq / n / df - 1.0 / n, 0.0) * groups)) if df > 0 else 0.0
 
 
 def ncp_ci(chisq: float, df: int, n: float, level: float = RMSEA_CI_LEVEL) -> tuple[float, float]:
@@ -182,27 +184,29 @@ def ncp_ci(chisq: float, df: int, n: float, level: float = RMSEA_CI_LEVEL) -> tu
     return lam_l, brentq(lambda lam: cdf(lam) - lower_p, 0.0, top, xtol=1e-12)
 
 
-def rmsea_ci(chisq: float, df: int, n: float, level: float = RMSEA_CI_LEVEL) -> tuple[float, float]:
-    """RMSEA confidence interval, sqrt(λ/(n df)) at the bounds of ``ncp_ci``.  Browne & Cudeck (1993)."""
+def rmsea_ci(chisq: float, df: int, n: float, level: float = RMSEA_CI_LEVEL, groups: int = 1
+             ) -> tuple[float, float]:
+    """RMSEA confidence interval, sqrt(λ G/(n df)) at the bounds of ``ncp_ci``.  Browne & Cudeck (1993)."""
     if df < 1:
         return 0.0, 0.0
-    return tuple(float(np.sqrt(lam / (n * df))) for lam in ncp_ci(chisq, df, n, level))
+    return tuple(float(np.sqrt(lam * groups / (n * df))) for lam in ncp_ci(chisq, df, n, level))
 
 
-def rmsea_close_pvalue(chisq: float, df: int, n: float, h0: float = RMSEA_CLOSE_H0) -> float:
-    """P-value of the test of close fit, H0: RMSEA ≤ h0: P(χ²_df(n df h0²) > chisq).
+def rmsea_close_pvalue(chisq: float, df: int, n: float, h0: float = RMSEA_CLOSE_H0, groups: int = 1) -> float:
+    """P-value of the test of close fit, H0: RMSEA ≤ h0: P(χ²_df(n df h0²/G) > chisq).
 
     Browne & Cudeck (1993); AMOS's PCLOSE.
     """
-    return float(ncx2.sf(chisq, df, n * df * h0**2)) if df > 0 else np.nan
+    return float(ncx2.sf(chisq, df, n * df * h0**2 / groups)) if df > 0 else np.nan
 
 
-def rmsea_notclose_pvalue(chisq: float, df: int, n: float, h0: float = RMSEA_NOTCLOSE_H0) -> float:
-    """P-value of the test of not-close fit, H0: RMSEA ≥ h0: P(χ²_df(n df h0²) ≤ chisq).
+def rmsea_notclose_pvalue(chisq: float, df: int, n: float, h0: float = RMSEA_NOTCLOSE_H0, groups: int = 1
+                          ) -> float:
+    """P-value of the test of not-close fit, H0: RMSEA ≥ h0: P(χ²_df(n df h0²/G) ≤ chisq).
 
     MacCallum, Browne & Sugawara (1996).
     """
-    return float(ncx2.cdf(chisq, df, n * df * h0**2)) if df > 0 else np.nan
+    return float(ncx2.cdf(chisq, df, n * df * h0**2 / groups)) if df > 0 else np.nan
 
 
 # -- residual-based indices (lav_fit_srmr.R, lav_residuals.R) ------------------------------------
@@ -398,16 +402,22 @@ def baseline_of(fit) -> Baseline:
 def measures(inp: Inputs) -> dict[str, float]:
     """Every fit measure, in lavaan's order, then AMOS's."""
     base = inp.baseline or baseline(inp.s, inp.x_idx, inp.n, inp.fixed_x, inp.meanstructure)
+    out = _chisq_based(inp, base)
+    out.update(_residual(inp))
+    out.update(_other(inp))
+    out.update(_amos(inp, base, out["cfi"], inp.s.shape[0]))
+    return out
+
+
+def _chisq_based(inp: Inputs, base: Baseline, groups: int = 1) -> dict[str, float]:
+    """The test, the incremental indices, the information criteria and RMSEA."""
     out = {"npar": inp.npar, "fmin": inp.fmin, "chisq": inp.chisq, "df": inp.df,
            "pvalue": chisq_pvalue(inp.chisq, inp.df)}
     out.update(_incremental(inp.chisq, inp.df, base))
     out.update({"logl": inp.logl, "unrestricted_logl": inp.unrestricted_logl,
                 "aic": aic(inp.logl, inp.npar), "bic": bic(inp.logl, inp.npar, inp.nobs),
                 "ntotal": inp.nobs, "bic2": sabic(inp.logl, inp.npar, inp.nobs)})
-    out.update(_rmsea(inp.chisq, inp.df, inp.n))
-    out.update(_residual(inp))
-    out.update(_other(inp))
-    out.update(_amos(inp, base, out["cfi"]))
+    out.update(_rmsea(inp.chisq, inp.df, inp.n, groups))
     return out
 
 
@@ -419,12 +429,12 @@ def _incremental(chisq: float, df: int, base: Baseline) -> dict[str, float]:
             "nfi": nfi(*args), "pnfi": pnfi(*args), "ifi": ifi(*args), "rni": rni(*args)}
 
 
-def _rmsea(chisq: float, df: int, n: float) -> dict[str, float]:
-    lower, upper = rmsea_ci(chisq, df, n)
-    return {"rmsea": rmsea(chisq, df, n), "rmsea_ci_lower": lower, "rmsea_ci_upper": upper,
+def _rmsea(chisq: float, df: int, n: float, groups: int = 1) -> dict[str, float]:
+    lower, upper = rmsea_ci(chisq, df, n, groups=groups)
+    return {"rmsea": rmsea(chisq, df, n, groups), "rmsea_ci_lower": lower, "rmsea_ci_upper": upper,
             "rmsea_ci_level": RMSEA_CI_LEVEL,
-            "rmsea_pvalue": rmsea_close_pvalue(chisq, df, n), "rmsea_close_h0": RMSEA_CLOSE_H0,
-            "rmsea_notclose_pvalue": rmsea_notclose_pvalue(chisq, df, n),
+            "rmsea_pvalue": rmsea_close_pvalue(chisq, df, n, groups=groups), "rmsea_close_h0": RMSEA_CLOSE_H0,
+            "rmsea_notclose_pvalue": rmsea_notclose_pvalue(chisq, df, n, groups=groups),
             "rmsea_notclose_h0": RMSEA_NOTCLOSE_H0}
 
 
@@ -443,24 +453,59 @@ def _residual(inp: Inputs) -> dict[str, float]:
 def _other(inp: Inputs) -> dict[str, float]:
     p = inp.s.shape[0]
     means = (inp.xbar, inp.mu) if inp.meanstructure else (None, None)
-    nel = p * (p + 1) // 2 + (p if inp.meanstructure else 0)
     gfi_value = gfi(inp.s, inp.sigma, *means, fixed_idx=inp.x_idx if inp.fixed_x else ())
+    return _other_with(inp, gfi_value, _n_elements(p, inp.meanstructure))
+
+
+def _n_elements(p: int, meanstructure: bool) -> int:
+    return p * (p + 1) // 2 + (p if meanstructure else 0)
+
+
+def _other_with(inp: Inputs, gfi_value: float, nel: int) -> dict[str, float]:
     return {"cn_05": cn(inp.chisq, inp.df, inp.n, 0.05), "cn_01": cn(inp.chisq, inp.df, inp.n, 0.01),
             "gfi": gfi_value, "agfi": agfi(gfi_value, nel, inp.df), "pgfi": pgfi(gfi_value, nel, inp.df),
             "mfi": mfi(inp.chisq, inp.df, inp.n), "ecvi": ecvi(inp.chisq, inp.npar, inp.n)}
 
 
-def _amos(inp: Inputs, base: Baseline, cfi_value: float) -> dict[str, float]:
-    chisq, df, n, p = inp.chisq, inp.df, inp.n, inp.s.shape[0]
+def _amos(inp: Inputs, base: Baseline, cfi_value: float, p: int | None) -> dict[str, float]:
+    """AMOS's extras; BCC and MECVI (per-group terms in AMOS) are NaN when ``p`` is None."""
+    chisq, df, n = inp.chisq, inp.df, inp.n
     ncp_lower, ncp_upper = ncp_ci(chisq, df, n)
     return {"cmin_df": cmin_df(chisq, df), "pratio": pratio(df, base.df),
             "pcfi": pcfi(df, base.df, cfi_value),
             "ncp": ncp(chisq, df), "ncp_ci_lower": ncp_lower, "ncp_ci_upper": ncp_upper,
             "f0": f0(chisq, df, n), "f0_ci_lower": ncp_lower / n, "f0_ci_upper": ncp_upper / n,
-            "bcc": bcc(chisq, inp.npar, n, inp.nobs, p), "caic": caic(chisq, inp.npar, inp.nobs),
-            "mecvi": mecvi(chisq, inp.npar, n, inp.nobs, p)}
+            "bcc": np.nan if p is None else bcc(chisq, inp.npar, n, inp.nobs, p),
+            "caic": caic(chisq, inp.npar, inp.nobs),
+            "mecvi": np.nan if p is None else mecvi(chisq, inp.npar, n, inp.nobs, p)}
+
+
+def group_measures(fit) -> dict[str, float]:
+    """Fit measures of a multi-group model (lavaan's, G groups): the chi-square tests, baseline
+    (the sum of the groups' independence models), information criteria and RMSEA from the
+    totals; the residual-based indices and GFI as averages of the groups' weighted by n_g / N.
+    AMOS's BCC and MECVI, defined per group in AMOS, are left out (NaN)."""
+    views = fit.groups
+    bases = [baseline_of(v) for v in views]
+    base = Baseline(sum(b.chisq for b in bases), sum(b.df for b in bases))
+    per_group = [measures(inputs(v)) for v in views]
+    w = [v.nobs / fit.nobs for v in views]
+    inp = Inputs(None, None, None, None, fit.spec.meanstructure, (), fit.options.fixed_x, fit.nobs,
+                 fit.n_eff, fit.chisq, fit.df, fit.npar, fit.fmin, fit.loglik, fit.unrestricted_loglik, base)
+    out = _chisq_based(inp, base, fit.n_groups)
+    out.update({k: sum(wg * m[k] for wg, m in zip(w, per_group)) for k in RESIDUAL_KEYS})
+    gfi_value = sum(wg * m["gfi"] for wg, m in zip(w, per_group))
+    out.update(_other_with(inp, gfi_value, fit.n_groups * _n_elements(fit.spec.p, fit.spec.meanstructure)))
+    out.update(_amos(inp, base, out["cfi"], None))
+    return out
+
+
+RESIDUAL_KEYS = ("rmr", "rmr_nomean", "srmr", "srmr_bentler", "srmr_bentler_nomean", "crmr", "crmr_nomean",
+                 "srmr_mplus", "srmr_mplus_nomean")
 
 
 def fit_measures(fit) -> pd.Series:
     """All fit measures of ``fit`` as a float Series keyed like lavaan's ``fitMeasures()``."""
+    if fit.n_groups > 1:
+        return pd.Series(group_measures(fit), dtype=float)
     return pd.Series(measures(inputs(fit)), dtype=float)

@@ -33,7 +33,7 @@ def n_moments(p: int, n_x: int, meanstructure: bool) -> int:
 
 def degrees_of_freedom(pt: ParameterTable, spec: Spec, reparam: Reparam, fixed_x: bool) -> int:
     n_x = len(pt.variables.ov_x) if fixed_x else 0
-    return n_moments(spec.p, n_x, spec.meanstructure) - reparam.basis.shape[1]
+    return pt.n_groups * n_moments(spec.p, n_x, spec.meanstructure) - reparam.basis.shape[1]
 
 
 def check(pt: ParameterTable, spec: Spec, reparam: Reparam, engine: Engine, moments: Moments,

@@ -25,7 +25,7 @@ from scipy import stats
 
 from . import expressions, implied, linalg
 from .constraints import Reparam, row_index
-from .matrices import NAMES, Spec, row_values, to_matrices
+from .matrices import NAMES, Spec, to_matrices
 from .moments import Moments
 from .objective import make_implied
 from .partable import ParameterTable
@@ -177,12 +177,13 @@ def make_definitions(pt: ParameterTable) -> Callable[[jnp.ndarray], jnp.ndarray]
     return definitions
 
 
-def make_defined(pt: ParameterTable, spec: Spec) -> Callable[[jnp.ndarray, Moments], jnp.ndarray]:
-    """defined(x, moments): values of the ``:=`` parameters at the free parameters x."""
+def make_defined(pt: ParameterTable, spec) -> Callable[[jnp.ndarray, Moments], jnp.ndarray]:
+    """defined(x, moments): values of the ``:=`` parameters at the free parameters x (``spec``:
+    a Spec or a multi-group groups.Groups)."""
     definitions = make_definitions(pt)
 
     def defined(x, moments):
-        return definitions(row_values(x, spec, moments))
+        return definitions(spec.values(x, moments))
 
     return defined
 

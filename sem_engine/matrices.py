@@ -67,6 +67,10 @@ class Spec:
     def m(self) -> int:
         return len(self.eta)
 
+    def values(self, x: jnp.ndarray, moments: Moments) -> jnp.ndarray:
+        """Value of every parameter-table row (``row_values``)."""
+        return row_values(x, self, moments)
+
 
 def build_spec(pt: ParameterTable) -> Spec:
     """Index maps of the parameter table ``pt``."""

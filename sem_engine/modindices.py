@@ -55,28 +55,57 @@ _EPS = np.finfo(np.float64).eps
 def modification_indices(fit, minimum_value: float = 0.0, sort: bool = False) -> pd.DataFrame:
     """lavaan's ``modindices(fit)``: lhs op rhs mi epc sepc_lv sepc_all sepc_nox.
 
-    ``minimum_value`` keeps rows with mi above it; ``sort`` orders by mi, largest first.
+    ``minimum_value`` keeps rows with mi above it; ``sort`` orders by mi, largest first.  For a
+    multi-group model every group's candidates, with a ``group`` column; the information of the
+    fitted parameters is the groups' weighted sum under the model's equality constraints, so
+    the indices of a constrained model are lavaan's.
     """
-    ext, candidate, spec = _extended(fit)
-    freed = candidate["row"].to_numpy()[~candidate["new"].to_numpy()]
-    x_ext = np.concatenate([fit.x, fit.row_values[freed], np.zeros(int(candidate["new"].sum()))])
-    score, info = _score_and_information(fit, spec, _to_matrices(jnp.asarray(x_ext), spec, fit.moments))
-    npar, basis = fit.spec.npar, fit.reparam.basis
-    i22_inv = basis @ np.linalg.inv(basis.T @ info[:npar, :npar] @ basis) @ basis.T
-    i12 = info[npar:, :npar]
-    v = np.diag(info)[npar:] - np.einsum("ij,jk,ik->i", i12, i22_inv, i12)
-    keep = v >= _EPS ** (1 / 3)
-    v = np.where(keep, v, np.nan)
-    s = score[npar:]
-    mi, epc = fit.nobs * s**2 / v, s / v
-    out = candidate.loc[:, ["lhs", "op", "rhs"]].assign(mi=mi, epc=epc)
-    out = pd.concat([out, _sepc(fit, ext, spec, candidate, epc)], axis=1)
-    out = out.loc[keep].reset_index(drop=True)
+    basis = fit.reparam.basis
+    if fit.n_groups == 1:
+        parts = [_parts(fit)]
+        weights, blocks = [1.0], [np.arange(fit.spec.npar)]
+    else:
+        parts = [_parts(view) for view in fit.groups]
+        weights, blocks = [view.nobs / fit.nobs for view in fit.groups], list(fit.spec.index)
+    info = np.zeros((basis.shape[0],) * 2)
+    for w, index, (*_, i_g) in zip(weights, blocks, parts):
+        n = len(index)
+        info[np.ix_(index, index)] += w * i_g[:n, :n]
+    i22_inv = basis @ np.linalg.inv(basis.T @ info @ basis) @ basis.T
+    frames = [_indices(view, w, i22_inv[np.ix_(index, index)], fit.nobs, part)
+              for view, w, index, part in zip(fit.groups, weights, blocks, parts)]
+    out = frames[0] if fit.n_groups == 1 else fit._by_group(frames)[["lhs", "op", "rhs", "group", *COLUMNS[3:]]]
     if sort:
         out = out.sort_values("mi", ascending=False, kind="stable").reset_index(drop=True)
     if minimum_value > 0:
         out = out.loc[out["mi"] > minimum_value].reset_index(drop=True)
-    return out[COLUMNS]
+    return out[COLUMNS] if fit.n_groups == 1 else out
+
+
+def _parts(fit) -> tuple:
+    """The extended model of a (single-group) fit and its score and information at the estimates."""
+    ext, candidate, spec = _extended(fit)
+    freed = candidate["row"].to_numpy()[~candidate["new"].to_numpy()]
+    x_ext = np.concatenate([fit.x, fit.row_values[freed], np.zeros(int(candidate["new"].sum()))])
+    score, info = _score_and_information(fit, spec, _to_matrices(jnp.asarray(x_ext), spec, fit.moments))
+    return ext, candidate, spec, score, info
+
+
+def _indices(fit, w: float, i22_inv: np.ndarray, nobs: int, parts: tuple) -> pd.DataFrame:
+    """mi = N s² / v and epc = s / v of the candidates of one group, with s = w s_new and
+    v = w I_new,new - w² I_new,θ I⁻¹ I_θ,new (I⁻¹: the fitted parameters' constrained inverse
+    information, ``i22_inv``; w = n_g / N, 1 for a single group)."""
+    ext, candidate, spec, score, info = parts
+    npar = fit.spec.npar
+    i12 = w * info[npar:, :npar]
+    v = w * np.diag(info)[npar:] - np.einsum("ij,jk,ik->i", i12, i22_inv, i12)
+    keep = v >= _EPS ** (1 / 3)
+    v = np.where(keep, v, np.nan)
+    s = w * score[npar:]
+    mi, epc = nobs * s**2 / v, s / v
+    out = candidate.loc[:, ["lhs", "op", "rhs"]].assign(mi=mi, epc=epc)
+    out = pd.concat([out, _sepc(fit, ext, spec, candidate, epc)], axis=1)
+    return out.loc[keep].reset_index(drop=True)[COLUMNS]
 
 
 def candidate_parameters(pt: ParameterTable) -> list[tuple[str, str, str]]:
@@ -230,7 +259,14 @@ def _constraint_system(fit) -> tuple[np.ndarray, list, np.ndarray, np.ndarray]:
     if a.shape[0] == 0:
         raise ModelError("the model has no equality constraints to test; score tests need "
                          "shared labels or == constraints")
-    return (a, origins, *_score_and_information(fit, fit.spec, fit.matrices))
+    if fit.n_groups == 1:
+        return (a, origins, *_score_and_information(fit, fit.spec, fit.matrices))
+    score, info = np.zeros(a.shape[1]), np.zeros((a.shape[1], a.shape[1]))
+    for view, index in zip(fit.groups, fit.spec.index):  # Σ_g (n_g / N) of the groups' terms
+        s_g, i_g = _score_and_information(view, view.spec, view.matrices)
+        score[index] += view.nobs / fit.nobs * s_g
+        info[np.ix_(index, index)] += view.nobs / fit.nobs * i_g
+    return a, origins, score, info
 
 
 def _released(score: np.ndarray, info: np.ndarray, a_kept: np.ndarray, n: int) -> float:

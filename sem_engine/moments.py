@@ -117,6 +117,21 @@ def from_cov(
     return Moments(jnp.asarray(s), jnp.asarray(xbar), jnp.asarray(float(n))), DataSummary(n, n, None)
 
 
+def split_groups(df: pd.DataFrame, group: str) -> tuple[tuple[str, ...], list[pd.DataFrame], int]:
+    """The groups of ``df`` by its column ``group``, in order of first appearance (as lavaan),
+    and the number of rows dropped for a missing group value."""
+    if not isinstance(df, pd.DataFrame):
+        raise DataError(f"data must be a pandas DataFrame, not {type(df).__name__}")
+    _check_names([group], list(map(str, df.columns)), "the data (group=)")
+    keys = df[group]
+    labels = tuple(str(k) for k in dict.fromkeys(keys.dropna()))
+    if len(labels) < 2:
+        raise DataError(f"the group column {group!r} has {len(labels)} value(s); a multi-group model "
+                        "needs at least 2 groups")
+    frames = [df[keys.astype(str) == label] for label in labels]
+    return labels, frames, int(keys.isna().sum())
+
+
 def _labelled_matrix(sample_cov, cov_names) -> tuple[np.ndarray, list[str]]:
     if isinstance(sample_cov, pd.DataFrame):
         if cov_names is None:

@@ -28,9 +28,9 @@ from .matrices import Spec, to_matrices
 from .moments import Moments
 
 
-def n_eff(n, likelihood: str):
-    """Multiplier of F_ML in the chi-square: N ("normal") or N - 1 ("wishart")."""
-    return n - 1.0 if likelihood == "wishart" else n
+def n_eff(n, likelihood: str, n_groups: int = 1):
+    """Multiplier of F_ML in the chi-square: N ("normal") or N - G ("wishart"; G groups)."""
+    return n - float(n_groups) if likelihood == "wishart" else n
 
 
 def f_ml(sigma: jnp.ndarray, mu: jnp.ndarray, moments: Moments, meanstructure: bool) -> jnp.ndarray:

@@ -13,16 +13,14 @@ failed.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
 from .constraints import Reparam
-from .matrices import Spec
 from .moments import Moments
-from .objective import make_loss
 
 CONVERGED, MAX_ITER, NOT_PD, NO_DESCENT = 0, 1, 2, 3
 # A Newton decrement below this (relative to F) is a decrease no float64 evaluation can resolve.
@@ -45,9 +43,9 @@ class FitState(NamedTuple):
     status: jnp.ndarray
 
 
-def make_fit(spec: Spec, reparam: Reparam, max_iter: int = 500, grad_tol: float = 1e-9):
-    """fit_moments(moments, z_start) -> FitState, pure and jit/vmap-able."""
-    loss = make_loss(spec)
+def make_fit(loss: Callable, reparam: Reparam, max_iter: int = 500, grad_tol: float = 1e-9):
+    """fit_moments(moments, z_start) -> FitState, pure and jit/vmap-able, for loss(x, moments)
+    (objective.make_loss, or groups.make_loss for a multi-group model)."""
     x0 = jnp.asarray(reparam.x0)
     basis = jnp.asarray(reparam.basis)
 

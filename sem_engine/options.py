@@ -18,6 +18,10 @@ _CHOICES = {
 }
 
 
+GROUP_EQUAL = ("loadings", "intercepts", "means", "residuals", "residual.covariances",
+               "lv.variances", "lv.covariances", "regressions")
+
+
 @dataclass(frozen=True)
 class Options:
     """Settings of one fit.
@@ -46,6 +50,8 @@ class Options:
     max_iter: int = 500
     grad_tol: float = 1e-9
     group: str | None = None
+    group_equal: tuple[str, ...] = ()
+    group_partial: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.information is None:  # lavaan: observed information for MLR and FIML
@@ -68,10 +74,22 @@ class Options:
                                  "and a mean structure")
         if not 0 < self.level < 1:
             raise ModelError(f"level={self.level!r} must lie strictly between 0 and 1")
-        if self.group is not None:
-            raise ModelError(
-                "multi-group models (group=...) are not supported yet; fit each group separately"
-            )
+        self._set_groups()
+
+    def _set_groups(self) -> None:
+        """group_equal/group_partial as tuples of lavaan's names; a mean structure for groups."""
+        for name in ("group_equal", "group_partial"):
+            value = getattr(self, name)
+            value = (value,) if isinstance(value, str) else tuple(value or ())
+            object.__setattr__(self, name, value)
+        kinds = tuple(k.replace("_", ".") for k in self.group_equal)
+        unknown = [k for k in kinds if k not in GROUP_EQUAL]
+        if unknown:
+            raise ModelError(f"group_equal={unknown[0]!r} is not a parameter kind; choose from "
+                             f"{', '.join(map(repr, GROUP_EQUAL))}")
+        object.__setattr__(self, "group_equal", kinds)
+        if self.group is not None and self.meanstructure is None:  # lavaan: groups have means
+            object.__setattr__(self, "meanstructure", True)
 
 
 def make_options(**kwargs) -> Options:

@@ -16,10 +16,20 @@ Defaults added (lavaan's ``auto.*`` rules, see ``?lavOptions``):
 - with ``fixed_x``, variances, covariances (and means) of exogenous observed covariates fixed to
   their sample values;
 - with a mean structure, free intercepts of observed variables and latent means fixed to 0.
+
+Multi-group models (``group=``): the rows are built once per group (``c(...)`` modifiers give each
+group its own value or label; a plain label is shared by all groups, so it makes the parameter
+equal across groups), in group blocks with the ``group`` column numbering them from 1.
+``group_equal`` gives rows of the named kinds in every group the label of the first group's row
+(lavaan's ``.pK.`` plabel, K its id), so they are equal, except the rows named in
+``group_partial``.  lavaan's identification rules follow: with equal intercepts (but free means)
+the latent means are free in all groups but the first; with ``std_lv`` and equal loadings the
+latent variances are free in all groups but the first.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -31,7 +41,18 @@ from .errors import ModelError
 from .options import Options
 from .statements import Constraint, Definition, Formula, Term
 
-COLUMNS = ["id", "lhs", "op", "rhs", "user", "free", "ustart", "exo", "label", "equal", "start"]
+COLUMNS = ["id", "lhs", "op", "rhs", "user", "group", "free", "ustart", "exo", "label", "equal", "start"]
+# group_equal kinds (lavaan's names) -> does a row (op, lhs is latent, lhs == rhs) belong to it
+EQUAL_KINDS = {
+    "loadings": lambda op, lv, same: op == "=~",
+    "intercepts": lambda op, lv, same: op == "~1" and not lv,
+    "means": lambda op, lv, same: op == "~1" and lv,
+    "residuals": lambda op, lv, same: op == "~~" and not lv and same,
+    "residual.covariances": lambda op, lv, same: op == "~~" and not lv and not same,
+    "lv.variances": lambda op, lv, same: op == "~~" and lv and same,
+    "lv.covariances": lambda op, lv, same: op == "~~" and lv and not same,
+    "regressions": lambda op, lv, same: op == "~",
+}
 
 
 @dataclass(frozen=True)
@@ -56,29 +77,47 @@ class ParameterTable:
     definitions: tuple[Definition, ...] = ()
     constraints: tuple[Constraint, ...] = ()
     labels: dict = field(default_factory=dict)
+    n_groups: int = 1
 
     @property
     def npar(self) -> int:
         return int(self.table["free"].max()) if len(self.table) else 0
 
+    def group_table(self, g: int) -> "ParameterTable":
+        """The rows of group ``g`` (0-based) as a single-group table, ``free`` renumbered 1..n_g in
+        order; its ``global_free`` column keeps the multi-group numbering."""
+        table = self.table[self.table["group"] == g + 1].reset_index(drop=True)
+        free = table["free"].to_numpy()
+        table["global_free"] = free
+        table["free"] = np.where(free > 0, np.cumsum(free > 0), 0)
+        return ParameterTable(table, self.variables, self.meanstructure)
 
-def build(statements: Sequence, options: Options) -> ParameterTable:
-    """Parameter table of ``statements`` under ``options`` (lavaan's ``lavaanify``)."""
+
+def build(statements: Sequence, options: Options, n_groups: int = 1) -> ParameterTable:
+    """Parameter table of ``statements`` under ``options`` (lavaan's ``lavaanify``), with
+    ``n_groups`` groups."""
     formulas = [s for s in statements if isinstance(s, Formula)]
     definitions = tuple(s for s in statements if isinstance(s, Definition))
     constraints = tuple(s for s in statements if isinstance(s, Constraint))
     if not formulas:
         raise ModelError("the model has no =~, ~ or ~~ statements: nothing to estimate")
-    rows = _user_rows(formulas)
-    variables = _classify(formulas, rows)
-    meanstructure = bool(options.meanstructure) or any(r["op"] == "~1" for r in rows)
-    rows = _apply_first_loading_rule(rows, variables, options)
-    rows += _default_rows(rows, variables, options, meanstructure)
+    variables = _classify(formulas, _user_rows(formulas, 0, n_groups))
+    rows = []
+    for g in range(n_groups):
+        group_rows = _user_rows(formulas, g, n_groups)
+        meanstructure = bool(options.meanstructure) or any(r["op"] == "~1" for r in group_rows)
+        group_rows = _apply_first_loading_rule(group_rows, variables, options)
+        group_rows += _default_rows(group_rows, variables, options, meanstructure)
+        if g > 0:
+            _free_across_groups(group_rows, variables, options)
+        rows += [dict(r, group=g + 1) for r in group_rows]
+    _check_partial(options.group_partial, rows)
+    _apply_group_equal(rows, variables, options)
     _apply_shared_fixed_labels(rows)
     table = _to_frame(rows)
     labels = _label_index(table)
     _check_expressions(definitions, constraints, labels)
-    return ParameterTable(table, variables, meanstructure, definitions, constraints, labels)
+    return ParameterTable(table, variables, meanstructure, definitions, constraints, labels, n_groups)
 
 
 def _row(lhs, op, rhs, *, user=1, free=True, ustart=np.nan, exo=0, label="", equal="", start=np.nan,
@@ -87,11 +126,11 @@ def _row(lhs, op, rhs, *, user=1, free=True, ustart=np.nan, exo=0, label="", equ
                 equal=equal, start=start, explicit=False, line=line)
 
 
-def _user_rows(formulas: Sequence[Formula]) -> list[dict]:
+def _user_rows(formulas: Sequence[Formula], g: int, n_groups: int) -> list[dict]:
     rows, seen = [], {}
     for formula in formulas:
         for term in formula.terms:
-            row = _term_row(formula, term)
+            row = _term_row(formula, term, g, n_groups)
             key = _key(row["lhs"], row["op"], row["rhs"])
             if key in seen:
                 raise ModelError(
@@ -103,13 +142,19 @@ def _user_rows(formulas: Sequence[Formula]) -> list[dict]:
     return rows
 
 
-def _term_row(formula: Formula, term: Term) -> dict:
+def _term_row(formula: Formula, term: Term, g: int, n_groups: int) -> dict:
     line = term.location.line or formula.location.line
     if term.group is not None:
-        raise ModelError(
-            f"line {line}: the per-group modifier c(...) on {term.name} needs a multi-group model, "
-            "which is not supported yet; remove c(...) or fit each group separately"
-        )
+        if len(term.group) != n_groups:
+            raise ModelError(
+                f"line {line}: c(...) on {term.name} gives {len(term.group)} value(s) but the model "
+                f"has {n_groups} group(s); give one value per group (group= names the grouping column)"
+            )
+        value = term.group[g]
+        fixed = value if isinstance(value, float) else None
+        term = dataclasses.replace(term, group=None, fixed=fixed if fixed is not None else term.fixed,
+                                   free=term.free or value is None,
+                                   label=value if isinstance(value, str) else term.label)
     if formula.op == "~" and term.name == "1":
         op, rhs = "~1", ""
     else:
@@ -201,6 +246,63 @@ def _default_rows(rows, variables: Variables, options: Options, meanstructure: b
     return added
 
 
+def _free_across_groups(rows: list[dict], variables: Variables, options: Options) -> None:
+    """lavaan's identification rules for groups after the first: latent means free when the
+    intercepts are equal (and the means are not); latent variances free under ``std_lv`` when the
+    loadings are equal.  Explicit user values are kept."""
+    lv = set(variables.lv)
+    equal = set(options.group_equal)
+    for r in rows:
+        if r["explicit"] or r["lhs"] not in lv:
+            continue
+        if r["op"] == "~1" and "intercepts" in equal and "means" not in equal:
+            r.update(free=True, ustart=np.nan)
+        if r["op"] == "~~" and r["lhs"] == r["rhs"] and options.std_lv and "loadings" in equal:
+            r.update(free=True, ustart=np.nan)
+
+
+def _apply_group_equal(rows: list[dict], variables: Variables, options: Options) -> None:
+    """Label the rows of the ``group_equal`` kinds alike across groups (the first group's plabel)."""
+    if not options.group_equal:
+        return
+    lv = set(variables.lv)
+    kinds = [EQUAL_KINDS[k] for k in options.group_equal]
+    partial = {_partial_key(p) for p in options.group_partial}
+    first: dict[tuple, int] = {}
+    for i, r in enumerate(rows):
+        key = _key(r["lhs"], r["op"], r["rhs"])
+        if r["group"] == 1:
+            first[key] = i
+            continue
+        j = first.get(key)
+        if (j is None or key in partial or not (r["free"] and rows[j]["free"]) or r["exo"]
+                or not any(k(r["op"], r["lhs"] in lv, r["lhs"] == r["rhs"]) for k in kinds)):
+            continue
+        if not rows[j]["label"]:
+            rows[j]["label"] = f".p{j + 1}."
+        if not r["label"]:
+            r["label"] = rows[j]["label"]
+
+
+def _partial_key(text: str) -> tuple:
+    """(op, lhs, rhs) key of a ``group_partial`` entry such as "visual=~x2", "x3~1", "x1~~x2"."""
+    compact = "".join(str(text).split())
+    for op in ("=~", "~~", "~1", "~"):
+        lhs, sep, rhs = compact.partition(op)
+        if sep and lhs and (rhs == "" if op == "~1" else rhs):
+            if op == "~" and rhs == "1":
+                op, rhs = "~1", ""
+            return _key(lhs, op, rhs)
+    raise ModelError(f"group_partial entry {text!r} is not a parameter such as 'f1=~x2', 'x3~1' or 'x1~~x2'")
+
+
+def _check_partial(partial, rows) -> None:
+    keys = {_key(r["lhs"], r["op"], r["rhs"]) for r in rows}
+    for text in partial:
+        if _partial_key(text) not in keys:
+            raise ModelError(f"group_partial entry {text!r} names no parameter of the model")
+
+
 def _pairs(names):
     return [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
 
@@ -227,6 +329,8 @@ def _apply_shared_fixed_labels(rows: list[dict]) -> None:
 
 def _to_frame(rows: list[dict]) -> pd.DataFrame:
     table = pd.DataFrame(rows)
+    if "group" not in table:
+        table["group"] = 1
     table["free"] = np.where(table["free"], np.cumsum(table["free"].to_numpy()), 0).astype(int)
     table.insert(0, "id", np.arange(1, len(table) + 1))
     return table[COLUMNS + ["line"]].reset_index(drop=True)

@@ -9,8 +9,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import constraints, engine, identification, matrices, moments, partable, robust, start, syntax
-from .errors import ConvergenceWarning, DataError, DataWarning, HeywoodWarning
+from . import constraints, engine, groups, identification, matrices, moments, partable, robust, start, syntax
+from .errors import ConvergenceWarning, DataError, DataWarning, HeywoodWarning, ModelError
 from .inference import vcov
 from .objective import n_eff
 from .optimize import CONVERGED
@@ -25,35 +25,103 @@ def sem(model: str, data=None, *, sample_cov=None, sample_mean=None, sample_nobs
     Give either ``data`` (a DataFrame of raw data; rows with missing values are dropped) or
     ``sample_cov`` (DataFrame, or array with ``sample_cov_names``) with ``sample_nobs`` and
     optionally ``sample_mean``.  Options are lavaan's with ``.`` replaced by ``_`` (README lists
-    them and their defaults).
+    them and their defaults).  With ``group="column"`` the model is fitted in every group of the
+    data (``sample_cov``, ``sample_mean`` and ``sample_nobs`` then give one entry per group, as
+    lists or dicts keyed by group label).
     """
     opts = make_options(**options)
     statements = syntax.parse(model)
-    pt = partable.build(statements, opts)
-    sample, summary = _moments(pt, opts, data, sample_cov, sample_mean, sample_nobs, sample_cov_names)
-    spec = matrices.build_spec(pt)
+    inputs = _group_inputs(opts, data, sample_cov, sample_mean, sample_nobs)
+    if len(inputs) == 1 and (opts.group_equal or opts.group_partial):
+        raise ModelError("group_equal and group_partial need a multi-group model: give group= (or "
+                         "sample_cov= as a list with one matrix per group)")
+    if len(inputs) > 1 and opts.meanstructure is None:  # lavaan: multi-group models have a mean structure
+        opts = dataclasses.replace(opts, meanstructure=True)
+    pt = partable.build(statements, opts, len(inputs))
+    if pt.n_groups == 1:
+        sample, summary = _moments(pt, opts, **inputs[0][1], sample_cov_names=sample_cov_names)
+        spec = matrices.build_spec(pt)
+        group_data = ()
+    else:
+        per_group = [_moments(pt, opts, **kw, sample_cov_names=sample_cov_names) for _, kw in inputs]
+        sample = tuple(m for m, _ in per_group)
+        group_data = tuple(d for _, d in per_group)
+        summary = moments.DataSummary(sum(d.n_used for d in group_data), sum(d.n_total for d in group_data), None)
+        spec = groups.build(pt)
     reparam = constraints.build(pt, spec)
     df = identification.degrees_of_freedom(pt, spec, reparam, opts.fixed_x)
-    x_start = start.start_values(pt, spec, sample)
+    x_start = _start_values(pt, spec, sample)
     compiled = engine.get(spec, reparam, opts.max_iter, opts.grad_tol)
     identification.check(pt, spec, reparam, compiled, sample, x_start, df)
     state = jax.tree.map(np.asarray, _optimize(compiled, sample, jnp.asarray(reparam.to_z(x_start))))
     hessian = compiled.observed_hessian_z if opts.information == "observed" else compiled.hessian_z
     h_z = np.asarray(hessian(jnp.asarray(reparam.to_z(state.x)), sample))
-    vcov_x, singular = vcov(h_z, reparam, float(n_eff(summary.n_used, opts.likelihood)))
+    vcov_x, singular = vcov(h_z, reparam, float(n_eff(summary.n_used, opts.likelihood, pt.n_groups)))
     fit = Fit(model, pt, spec, reparam, opts, sample, summary, state, df, compiled, vcov_x,
-              _heywood(pt, state.x))
+              _heywood(pt, state.x), tuple(label for label, _ in inputs) if group_data else (), group_data)
     if opts.estimator != "ML" and not singular.size:
         fit = dataclasses.replace(fit, vcov_x=robust.robust_vcov(fit))
     _warn(fit, singular)
     return fit
 
 
+def _group_inputs(opts, data, sample_cov, sample_mean, sample_nobs) -> list[tuple[str, dict]]:
+    """(group label, data keywords) for every group: one unnamed group without ``group=``."""
+    given = dict(data=data, sample_cov=sample_cov, sample_mean=sample_mean, sample_nobs=sample_nobs)
+    if opts.group is None and not isinstance(sample_cov, (list, tuple, dict)):
+        return [("", given)]
+    if opts.missing == "ml" or opts.estimator != "ML":
+        raise ModelError('multi-group models support estimator="ML" with complete data (missing="listwise") '
+                         "so far; robust estimators and FIML for groups are not implemented yet")
+    if data is not None:
+        if opts.group is None:
+            raise DataError("data= and sample_cov= exclude each other: give one of them")
+        labels, frames, dropped = moments.split_groups(data, opts.group)
+        if dropped:
+            warnings.warn(f"{dropped} rows have no value of the group variable {opts.group!r} and were dropped",
+                          DataWarning, stacklevel=3)
+        return [(label, dict(data=frame, sample_cov=sample_cov, sample_mean=None, sample_nobs=None))
+                for label, frame in zip(labels, frames)]
+    if not isinstance(sample_cov, (list, tuple, dict)):
+        raise DataError("with group= and sample statistics, give sample_cov and sample_nobs as lists "
+                        "(or dicts keyed by group label) with one entry per group")
+    labels = list(sample_cov) if isinstance(sample_cov, dict) else [str(g + 1) for g in range(len(sample_cov))]
+
+    def per_group(value, name):
+        if value is None:
+            return [None] * len(labels)
+        if isinstance(value, dict):
+            missing = [g for g in labels if g not in value]
+            if missing:
+                raise DataError(f"{name} has no entry for group(s) {', '.join(missing)}")
+            return [value[g] for g in labels]
+        if not isinstance(value, (list, tuple)) or len(value) != len(labels):
+            raise DataError(f"{name} must give one entry per group ({len(labels)} groups)")
+        return list(value)
+
+    covs, means, nobs = (per_group(v, k) for v, k in ((sample_cov, "sample_cov"), (sample_mean, "sample_mean"),
+                                                       (sample_nobs, "sample_nobs")))
+    if len(labels) < 2:
+        raise DataError("a multi-group model needs sample statistics of at least 2 groups")
+    return [(g, dict(data=None, sample_cov=c, sample_mean=m, sample_nobs=n))
+            for g, c, m, n in zip(labels, covs, means, nobs)]
+
+
+def _start_values(pt, spec, sample) -> np.ndarray:
+    """Start values of x; for a multi-group model each group's from its own sample moments."""
+    if pt.n_groups == 1:
+        return start.start_values(pt, spec, sample)
+    x = np.zeros(spec.npar)
+    for g, (sub_spec, index, moments_g) in enumerate(zip(spec.specs, spec.index, sample)):
+        x[index] = start.start_values(pt.group_table(g), sub_spec, moments_g)
+    return x
+
+
 def _optimize(compiled: engine.Engine, sample, z_start):
     """Quasi-Newton scoring from the start values (scoring.py: the expected information at the
     start, BFGS updates; cheap steps, so large models fit fast), and the modified Newton optimizer
     (optimize.py: exact Hessian) where scoring does not converge or the data are incomplete."""
-    if sample.patterns is None:
+    if not isinstance(sample, moments.Moments) or sample.patterns is None:
         h = np.asarray(compiled.hessian_z(z_start, sample))
         if np.all(np.isfinite(h)):
             h_inv = jnp.asarray(np.linalg.pinv((h + h.T) / 2, hermitian=True))
@@ -68,7 +136,7 @@ def cfa(model: str, data=None, **kwargs) -> Fit:
     return sem(model, data, **kwargs)
 
 
-def _moments(pt, opts, data, sample_cov, sample_mean, sample_nobs, sample_cov_names):
+def _moments(pt, opts, data=None, sample_cov=None, sample_mean=None, sample_nobs=None, sample_cov_names=None):
     names = pt.variables.ov
     if (data is None) == (sample_cov is None):
         raise DataError("give either data= (raw data) or sample_cov= with sample_nobs=")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -40,6 +41,51 @@ class Fit:
     engine: Engine
     vcov_x: np.ndarray
     heywood: tuple[str, ...]
+    group_labels: tuple[str, ...] = ()       # multi-group models: the groups, in order
+    group_data: tuple[DataSummary, ...] = ()  # and each group's data summary
+
+    # -- groups ----------------------------------------------------------------------------------
+    @property
+    def n_groups(self) -> int:
+        return max(len(self.group_labels), 1)
+
+    @cached_property
+    def groups(self) -> tuple["Fit", ...]:
+        """One single-group view per group (the fit itself for a single-group model): that
+        group's rows, matrices, moments, estimates and the block of vcov for its parameters, so
+        per-group results (standardized values, R², residuals, reliability, ...) are computed
+        by the single-group code."""
+        if self.n_groups == 1:
+            return (self,)
+        return tuple(self._group_view(g) for g in range(self.n_groups))
+
+    def _group_view(self, g: int) -> "Fit":
+        from . import engine as engine_module
+        from .objective import make_loss
+
+        pt = self.partable.group_table(g)
+        spec, index, moments = self.spec.specs[g], self.spec.index[g], self.moments[g]
+        reparam = Reparam(np.zeros(spec.npar), np.eye(spec.npar), 0)
+        x = jnp.asarray(self.x[index])
+        state = FitState(x, make_loss(spec)(x, moments), self.state.grad_norm, self.state.n_iter, self.state.status)
+        options = dataclasses.replace(self.options, group=None, group_equal=(), group_partial=())
+        view_engine = engine_module.get(spec, reparam, self.options.max_iter, self.options.grad_tol)
+        heywood = tuple(h for h in self.heywood if h in _variance_names(pt))
+        return Fit(self.model, pt, spec, reparam, options, moments, self.group_data[g],
+                   jax.tree.map(np.asarray, state), self.df, view_engine,
+                   self.vcov_x[np.ix_(index, index)], heywood)
+
+    def _by_group(self, frames: list[pd.DataFrame]) -> pd.DataFrame:
+        """Per-group tables stacked, with a ``group`` column (1-based, as lavaan's)."""
+        return pd.concat([f.assign(group=g + 1) for g, f in enumerate(frames)], ignore_index=True)
+
+    def _per_group(self, method: str, **kwargs):
+        """A per-group result of a multi-group model: the groups' tables stacked with a ``group``
+        column, other results in a dict keyed by group label."""
+        results = [getattr(view, method)(**kwargs) for view in self.groups]
+        if all(isinstance(r, pd.DataFrame) for r in results):
+            return pd.concat(results, keys=list(self.group_labels), names=["group"])
+        return dict(zip(self.group_labels, results))
 
     # -- scalars -------------------------------------------------------------------------------
     @property
@@ -85,10 +131,13 @@ class Fit:
 
     @property
     def n_eff(self) -> float:
-        return float(n_eff(self.nobs, self.options.likelihood))
+        return float(n_eff(self.nobs, self.options.likelihood, self.n_groups))
 
     @property
     def chisq(self) -> float:
+        """n_eff F_ML; for a multi-group model the groups' sum Σ_g n_eff,g F_g (groups.py)."""
+        if self.n_groups > 1:
+            return sum(view.chisq for view in self.groups)
         return self.n_eff * float(self.state.f)
 
     @cached_property
@@ -100,6 +149,8 @@ class Fit:
         likelihood is conditional on the exogenous covariates: their saturated marginal
         log-likelihood is subtracted, as lavaan does.
         """
+        if self.n_groups > 1:
+            return sum(view.loglik for view in self.groups)
         if self.moments.patterns is not None:  # FIML: F = -2 (log L - log L_H1) / N
             return self.unrestricted_loglik - self.nobs * float(self.state.f) / 2.0
         return _loglik(*self.implied_arrays, self.moments, self.spec.meanstructure) - self._x_loglik
@@ -108,6 +159,8 @@ class Fit:
     def unrestricted_loglik(self) -> float:
         """Log-likelihood of the saturated model (Σ = S, μ = x̄), conditional on fixed covariates;
         with incomplete data (FIML) the observed-data log-likelihood at the EM estimates."""
+        if self.n_groups > 1:
+            return sum(view.unrestricted_loglik for view in self.groups)
         m = self.moments
         if m.patterns is not None:
             return float(m.patterns.h1_loglik) - self._x_loglik
@@ -134,7 +187,10 @@ class Fit:
         return np.asarray(sigma), np.asarray(mu)
 
     def implied(self) -> dict:
-        """Model-implied covariance matrix (and mean vector with a mean structure)."""
+        """Model-implied covariance matrix (and mean vector with a mean structure); for a
+        multi-group model a dict of those keyed by group label."""
+        if self.n_groups > 1:
+            return {label: view.implied() for label, view in zip(self.group_labels, self.groups)}
         sigma, mu = self.implied_arrays
         out = {"cov": pd.DataFrame(sigma, index=self.spec.ov, columns=self.spec.ov)}
         if self.spec.meanstructure:
@@ -166,11 +222,12 @@ class Fit:
         se[free > 0] = np.sqrt(np.maximum(variances[free[free > 0] - 1], 0))
         w = inference.wald(est, se, self.options.level)
         out = pd.DataFrame({"lhs": table["lhs"], "op": table["op"], "rhs": table["rhs"],
-                            "label": table["label"], "est": est, **w._asdict()})
+                            "group": table["group"], "label": table["label"], "est": est, **w._asdict()})
         out.loc[se == 0, ["z", "pvalue"]] = np.nan
         if self.partable.definitions:
-            out = pd.concat([out, self._defined_table()], ignore_index=True)
-        return out[ESTIMATE_COLUMNS]
+            out = pd.concat([out, self._defined_table().assign(group=0)], ignore_index=True)
+        columns = ESTIMATE_COLUMNS if self.n_groups == 1 else ESTIMATE_COLUMNS[:3] + ["group"] + ESTIMATE_COLUMNS[3:]
+        return out[columns]
 
     def _defined_table(self) -> pd.DataFrame:
         defined = jax.jit(inference.make_defined(self.partable, self.spec))
@@ -208,7 +265,10 @@ class Fit:
         return r2(self)
 
     def residuals(self, kind: str = "raw"):
-        """Residual matrices: "raw", "cor" ("cor.bollen"), "standardized", "normalized"."""
+        """Residual matrices: "raw", "cor" ("cor.bollen"), "standardized", "normalized"; a dict
+        of them keyed by group label for a multi-group model."""
+        if self.n_groups > 1:
+            return self._per_group("residuals", kind=kind)
         from .residuals import residuals
 
         return residuals(self, kind)
@@ -226,25 +286,37 @@ class Fit:
         return score_tests(self)
 
     def reliability(self, **kwargs):
-        """AVE, composite reliability, omega and alpha per factor (see validity.py)."""
+        """AVE, composite reliability, omega and alpha per factor (see validity.py).
+        Per group for a multi-group model (tables stacked by group label, others in a dict)."""
+        if self.n_groups > 1:
+            return self._per_group("reliability", **kwargs)
         from .validity import reliability
 
         return reliability(self, **kwargs)
 
     def htmt(self, **kwargs):
-        """Heterotrait-monotrait ratio matrix (see validity.py)."""
+        """Heterotrait-monotrait ratio matrix (see validity.py).
+        Per group for a multi-group model (tables stacked by group label, others in a dict)."""
+        if self.n_groups > 1:
+            return self._per_group("htmt", **kwargs)
         from .validity import htmt
 
         return htmt(self, **kwargs)
 
     def discriminant_validity(self, **kwargs):
-        """Fornell-Larcker table and HTMT with flags (see validity.py)."""
+        """Fornell-Larcker table and HTMT with flags (see validity.py).
+        Per group for a multi-group model (tables stacked by group label, others in a dict)."""
+        if self.n_groups > 1:
+            return self._per_group("discriminant_validity", **kwargs)
         from .validity import discriminant_validity
 
         return discriminant_validity(self, **kwargs)
 
     def validity_report(self, **kwargs):
-        """Reliability and validity of every construct against the usual thresholds."""
+        """Reliability and validity of every construct against the usual thresholds.
+        Per group for a multi-group model (tables stacked by group label, others in a dict)."""
+        if self.n_groups > 1:
+            return self._per_group("validity_report", **kwargs)
         from .validity import validity_report
 
         return validity_report(self, **kwargs)
@@ -256,7 +328,10 @@ class Fit:
         return bootstrap(self, n, **kwargs)
 
     def effects(self, **kwargs):
-        """Direct, indirect and total effects among the structural variables (see effects.py)."""
+        """Direct, indirect and total effects among the structural variables (see effects.py).
+        Per group for a multi-group model (tables stacked by group label, others in a dict)."""
+        if self.n_groups > 1:
+            return self._per_group("effects", **kwargs)
         from .effects import effects
 
         return effects(self, **kwargs)
@@ -312,6 +387,11 @@ class Fit:
         state = "converged" if self.converged else f"NOT converged ({self.status})"
         return (f"<sem_engine Fit: {self.nobs} observations, {self.npar} free parameters, "
                 f"chisq = {self.chisq:.3f} on {self.df} df, {state} after {self.n_iter} iterations>")
+
+
+def _variance_names(pt: ParameterTable) -> set[str]:
+    t = pt.table
+    return {f"{l}~~{l}" for l, op, r in zip(t["lhs"], t["op"], t["rhs"]) if op == "~~" and l == r}
 
 
 def _loglik(sigma, mu, moments: Moments, meanstructure: bool) -> float:

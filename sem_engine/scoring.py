@@ -29,19 +29,23 @@ from jax import lax
 
 from . import linalg
 from .constraints import Reparam
+from .groups import Groups, weights
 from .matrices import Spec
 from .moments import Moments
 from .objective import make_implied
 from .optimize import ROUNDING, CONVERGED, MAX_ITER, NO_DESCENT, NOT_PD, FitState
 
 
-def make_scoring(spec: Spec, reparam: Reparam, max_iter: int = 100, grad_tol: float = 1e-9
+def make_scoring(spec: Spec | Groups, reparam: Reparam, max_iter: int = 100, grad_tol: float = 1e-9
                  ) -> Callable[[Moments, jnp.ndarray, jnp.ndarray], FitState]:
-    """refit(moments, z_start, h_inv) -> FitState, with h_inv = H₀⁻¹ in z; pure, jit/vmap-able."""
-    implied_moments = make_implied(spec)
+    """refit(moments, z_start, h_inv) -> FitState, with h_inv = H₀⁻¹ in z; pure, jit/vmap-able.
+    For a multi-group model (groups.Groups; moments a tuple) F and g are the groups' weighted sums."""
+    multi = isinstance(spec, Groups)
+    specs = spec.specs if multi else (spec,)
+    index = spec.index if multi else (slice(None),)
+    implied_fns = [make_implied(s) for s in specs]
     x0 = jnp.asarray(reparam.x0)
     basis = jnp.asarray(reparam.basis)
-    p = len(spec.ov)
 
     def bfgs(h_inv, s, y):
         """BFGS update of the inverse Hessian (Nocedal & Wright 2006, eq. 6.17), expanded for a
@@ -52,32 +56,42 @@ def make_scoring(spec: Spec, reparam: Reparam, max_iter: int = 100, grad_tol: fl
         u = h_inv @ y
         return h_inv - rho * (jnp.outer(s, u) + jnp.outer(u, s)) + (rho + rho ** 2 * (y @ u)) * jnp.outer(s, s)
 
-    def refit(moments: Moments, z_start: jnp.ndarray, h_inv: jnp.ndarray) -> FitState:
-        chol_s = linalg.cholesky(moments.s)
-        logdet_s = 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol_s)))
+    def parts(sigma, mu, moments, logdet_s, meanstructure):
+        """F_ML, Σ⁻¹ and d = x̄ - μ of one group; F = +inf when Σ is not positive definite."""
+        p = sigma.shape[0]
+        lower = linalg.cholesky(sigma)
+        ok = linalg.is_factor(lower)
+        inv_l = linalg.inv_lower(jnp.where(ok, lower, jnp.eye(p)))
+        sigma_inv = inv_l.T @ inv_l
+        d = moments.xbar - mu if meanstructure else jnp.zeros(p)
+        f = (2.0 * jnp.sum(jnp.log(jnp.abs(jnp.diagonal(lower)))) + jnp.sum(sigma_inv * moments.s)
+             - logdet_s - p + d @ sigma_inv @ d)
+        return jnp.where(ok, f, jnp.inf), sigma_inv, d
+
+    def refit(moments, z_start: jnp.ndarray, h_inv: jnp.ndarray) -> FitState:
+        members = moments if multi else (moments,)
+        w = weights(members) if multi else [1.0]
+        logdet_s = [2.0 * jnp.sum(jnp.log(jnp.diagonal(linalg.cholesky(m.s)))) for m in members]
 
         def implied_z(z):
-            return implied_moments(x0 + basis @ z, moments)
+            x = x0 + basis @ z
+            return tuple(f(x[i], m) for f, i, m in zip(implied_fns, index, members))
 
-        def parts(sigma, mu):
-            """F_ML, Σ⁻¹ and d = x̄ - μ; F = +inf when Σ is not positive definite."""
-            lower = linalg.cholesky(sigma)
-            ok = linalg.is_factor(lower)
-            inv_l = linalg.inv_lower(jnp.where(ok, lower, jnp.eye(p)))
-            sigma_inv = inv_l.T @ inv_l
-            d = moments.xbar - mu if spec.meanstructure else jnp.zeros(p)
-            f = (2.0 * jnp.sum(jnp.log(jnp.abs(jnp.diagonal(lower)))) + jnp.sum(sigma_inv * moments.s)
-                 - logdet_s - p + d @ sigma_inv @ d)
-            return jnp.where(ok, f, jnp.inf), sigma_inv, d
+        def groups_parts(implied_all):
+            return [parts(sigma, mu, m, ld, sp.meanstructure)
+                    for (sigma, mu), m, ld, sp in zip(implied_all, members, logdet_s, specs)]
 
         def value(z):
-            return parts(*implied_z(z))[0]
+            return sum(wg * f for wg, (f, _, _) in zip(w, groups_parts(implied_z(z))))
 
         def value_and_grad(z):
-            (sigma, mu), pullback = jax.vjp(implied_z, z)
-            f, sigma_inv, d = parts(sigma, mu)
-            w = sigma_inv @ (sigma - moments.s - jnp.outer(d, d)) @ sigma_inv
-            (g,) = pullback((w, -2.0 * sigma_inv @ d))
+            implied_all, pullback = jax.vjp(implied_z, z)
+            each = groups_parts(implied_all)
+            f = sum(wg * fg for wg, (fg, _, _) in zip(w, each))
+            cotangent = tuple(
+                (wg * sigma_inv @ (sigma - m.s - jnp.outer(d, d)) @ sigma_inv, -2.0 * wg * sigma_inv @ d)
+                for wg, (_, sigma_inv, d), (sigma, _), m in zip(w, each, implied_all, members))
+            (g,) = pullback(cotangent)
             return f, jnp.where(jnp.isfinite(f), g, jnp.nan)
 
         def step(state):

@@ -39,6 +39,7 @@ import pandas as pd
 from . import implied, inference
 from .errors import ModelError
 from .expressions import to_text
+from .groups import Groups
 from .matrices import Spec, row_values, to_matrices
 from .moments import Moments
 from .partable import ParameterTable
@@ -71,18 +72,36 @@ def make_standardize(pt: ParameterTable, spec: Spec, kind: str) -> Callable[[jax
     return lambda x, moments: std(x, moments, sc)
 
 
-def _make_scaled(pt: ParameterTable, spec: Spec) -> Callable[[jax.Array, Moments, Scaling], jax.Array]:
-    """std(x, moments, sc) for any Scaling ``sc`` of this model (arrays, so it can be vmapped)."""
-    n_lv = spec.n_lv
+def _make_scaled(pt: ParameterTable, spec: Spec | Groups) -> Callable[[jax.Array, Moments, Scaling], jax.Array]:
+    """std(x, moments, sc) for any Scaling ``sc`` of this model (arrays, so it can be vmapped);
+    for a multi-group model ``moments`` and ``sc`` have one entry per group, and the groups'
+    rows are standardized each with their own group's variances."""
     definitions = inference.make_definitions(pt)
+    if not isinstance(spec, Groups):
+        rows = _make_scaled_rows(spec)
+        return lambda x, moments, sc: _with_definitions(rows(x, moments, sc), definitions)
+    parts = [(_make_scaled_rows(s), i) for s, i in zip(spec.specs, spec.index)]
 
     def std(x, moments, sc):
-        mats = to_matrices(x, spec, moments)
-        lv_var = jnp.diagonal(implied.eta_cov(mats))[:n_lv]
-        out = scale(row_values(x, spec, moments), lv_var, jnp.diagonal(implied.sigma(mats)), sc)
-        return jnp.concatenate([out, definitions(out)])
+        out = jnp.concatenate([rows(x[i], m, s) for (rows, i), m, s in zip(parts, moments, sc)])
+        return _with_definitions(out, definitions)
 
     return std
+
+
+def _with_definitions(values, definitions):
+    return jnp.concatenate([values, definitions(values)])
+
+
+def _make_scaled_rows(spec: Spec) -> Callable[[jax.Array, Moments, Scaling], jax.Array]:
+    n_lv = spec.n_lv
+
+    def rows(x, moments, sc):
+        mats = to_matrices(x, spec, moments)
+        lv_var = jnp.diagonal(implied.eta_cov(mats))[:n_lv]
+        return scale(row_values(x, spec, moments), lv_var, jnp.diagonal(implied.sigma(mats)), sc)
+
+    return rows
 
 
 def scale(values, lv_var, ov_var, sc: Scaling):
@@ -104,8 +123,11 @@ def _variance_rows(pt: ParameterTable) -> np.ndarray:
     return np.flatnonzero(((t["op"] == "~~") & (t["lhs"] == t["rhs"])).to_numpy())
 
 
-def scaling(pt: ParameterTable, spec: Spec, kind: str) -> Scaling:
-    """The scale factors of every row of ``pt`` under ``kind`` (the rules in the module docstring)."""
+def scaling(pt: ParameterTable, spec: Spec | Groups, kind: str) -> Scaling | tuple[Scaling, ...]:
+    """The scale factors of every row of ``pt`` under ``kind`` (the rules in the module docstring);
+    one Scaling per group for a multi-group model."""
+    if isinstance(spec, Groups):
+        return tuple(scaling(pt.group_table(g), s, kind) for g, s in enumerate(spec.specs))
     if kind not in KINDS:
         raise ModelError(f"unknown standardization {kind!r}; use one of {', '.join(KINDS)}")
     t = pt.table
@@ -151,10 +173,14 @@ def standardized_values(fit) -> tuple[np.ndarray, np.ndarray]:
     if fit not in _CACHE:
         std = _make_scaled(fit.partable, fit.spec)
         scs = [scaling(fit.partable, fit.spec, kind) for kind in KINDS]
-        kinds = Scaling(np.stack([sc.num for sc in scs]), np.stack([sc.den for sc in scs]), scs[0].var_rows)
+        if fit.n_groups == 1:
+            kinds, axes = _stack(scs), Scaling(0, 0, None)
+        else:
+            kinds = tuple(_stack([sc[g] for sc in scs]) for g in range(fit.n_groups))
+            axes = (Scaling(0, 0, None),) * fit.n_groups
 
         def all_kinds(x, moments):
-            values = jax.vmap(std, in_axes=(None, None, Scaling(0, 0, None)))(x, moments, kinds)
+            values = jax.vmap(std, in_axes=(None, None, axes))(x, moments, kinds)
             return values, values
 
         jac, est = jax.jit(jax.jacfwd(all_kinds, has_aux=True))(jnp.asarray(fit.x), fit.moments)
@@ -167,6 +193,11 @@ def standardized_values(fit) -> tuple[np.ndarray, np.ndarray]:
     return _CACHE[fit]
 
 
+def _stack(scs: list[Scaling]) -> Scaling:
+    """Scalings of the kinds along a leading axis (var_rows are the same for every kind)."""
+    return Scaling(np.stack([sc.num for sc in scs]), np.stack([sc.den for sc in scs]), scs[0].var_rows)
+
+
 def standardized_solution(fit, kind: str = "std.all") -> pd.DataFrame:
     """lavaan's ``standardizedSolution(fit, type=kind)``: est_std, delta-method se, z, p, CI."""
     if kind not in KINDS:
@@ -176,7 +207,10 @@ def standardized_solution(fit, kind: str = "std.all") -> pd.DataFrame:
     w = inference.wald(est, se, fit.options.level)
     out = pd.DataFrame({**_row_names(fit.partable), "est_std": est, **w._asdict()})
     out.loc[se == 0, ["z", "pvalue"]] = np.nan
-    return out[COLUMNS]
+    if fit.n_groups == 1:
+        return out[COLUMNS]
+    out["group"] = [*fit.partable.table["group"], *(0 for _ in fit.partable.definitions)]
+    return out[COLUMNS[:3] + ["group"] + COLUMNS[3:]]
 
 
 def std_columns(fit) -> pd.DataFrame:
@@ -189,8 +223,11 @@ def r2(fit) -> pd.Series:
     """R² = 1 - std.all (residual) variance of every indicator and regression outcome.
 
     As ``lavInspect(fit, "r2")``: variables in table order of their variance rows; NaN where the
-    standardized residual variance is negative (R² > 1).
+    standardized residual variance is negative (R² > 1).  For a multi-group model the groups'
+    values one after another, indexed by (group label, variable).
     """
+    if fit.n_groups > 1:
+        return pd.concat([r2(view) for view in fit.groups], keys=list(fit.group_labels), names=["group"])
     t = fit.partable.table
     est = standardized_values(fit)[0][KINDS.index("std.all")]
     outcomes = set(t.loc[t["op"] == "=~", "rhs"]) | set(t.loc[t["op"] == "~", "lhs"])

@@ -104,11 +104,16 @@ def summary(fit, fit_measures: bool = False, standardized: bool = False, rsquare
     parts.append(_se_block(fit, bootstrap))
     parts += parameter_sections(fit, standardized=standardized, ci=ci, bootstrap=bootstrap)
     if rsquare:
-        r2 = fit.r2()
-        if len(r2):
-            parts.append(Section("R-Square", ("Estimate",),
-                                 tuple(Row(str(v), values=(_num(r),)) for v, r in r2.items())))
+        for label, view in zip(fit.group_labels or ("",), fit.groups):
+            r2 = view.r2()
+            if len(r2):
+                parts.append(Section(f"R-Square{_in_group(label)}", ("Estimate",),
+                                     tuple(Row(str(v), values=(_num(r),)) for v, r in r2.items())))
     return Summary(_title(fit), _warnings(fit), tuple(parts))
+
+
+def _in_group(label: str) -> str:
+    return f" [{label}]" if label else ""
 
 
 def brief(fit) -> Summary:
@@ -138,6 +143,9 @@ def _header(fit) -> list[Block]:
     if fit.n_eq:
         lines.append(("Number of equality constraints", str(fit.n_eq)))
     n = fit.data
+    if fit.n_groups > 1:
+        per_group = tuple((f"  {label}", str(view.nobs)) for label, view in zip(fit.group_labels, fit.groups))
+        return [Block("", tuple(lines)), Block("", (("Number of observations per group", ""), *per_group))]
     patterns = fit.moments.patterns   # incomplete data under FIML
     missing = () if patterns is None else (("Number of missing patterns", str(len(patterns.count))),)
     if n.n_used == n.n_total:
@@ -151,7 +159,11 @@ def _test(fit) -> Block:
     p = f"{chisq_pvalue(fit.chisq, fit.df):.3f}"
     if not _robust(fit):
         lines = [("Test statistic", f"{fit.chisq:.3f}"), ("Degrees of freedom", str(fit.df))]
-        return Block("Model Test User Model", tuple(lines + ([("P-value (Chi-square)", p)] if fit.df > 0 else [])))
+        lines += [("P-value (Chi-square)", p)] if fit.df > 0 else []
+        if fit.n_groups > 1:
+            lines += [("Test statistic for each group", "")]
+            lines += [(f"  {label}", f"{view.chisq:.3f}") for label, view in zip(fit.group_labels, fit.groups)]
+        return Block("Model Test User Model", tuple(lines))
     from .robust import scaled_test
 
     t = scaled_test(fit)
@@ -232,11 +244,15 @@ def parameter_sections(fit, standardized: bool = False, ci: bool = False, bootst
     columns += ["std_lv", "std_all"] if standardized else []
     residual = _residual_names(fit)
     sections = []
-    for title, select in SECTIONS:
-        rows = table[select(table)]
-        if len(rows):
-            sections.append(Section(title, tuple(_HEADINGS[c] for c in columns),
-                                    tuple(_section_rows(rows, columns, residual))))
+    groups = [(0, "")] if fit.n_groups == 1 else [*((g + 1, f"Group {g + 1} [{label}]")
+                                                    for g, label in enumerate(fit.group_labels)), (0, "")]
+    for group, heading in groups:
+        in_group = table if fit.n_groups == 1 else table[table["group"] == group]
+        for title, select in SECTIONS:
+            rows = in_group[select(in_group)]
+            if len(rows):
+                sections.append(Section(f"{heading} {title}".strip(), tuple(_HEADINGS[c] for c in columns),
+                                        tuple(_section_rows(rows, columns, residual))))
     return sections
 
 

@@ -36,8 +36,8 @@ def test_negative_df_is_unidentified(hs):
         se.sem("x1 ~ x2\nx2 ~ x1\nx1 ~~ x2", data=hs)
 
 
-def test_multigroup_modifier_is_refused(hs):
-    with pytest.raises(se.ModelError, match="multi-group"):
+def test_group_modifier_without_groups_is_refused(hs):
+    with pytest.raises(se.ModelError, match=r"gives 2 value\(s\) but the model has 1 group"):
         se.cfa("visual =~ x1 + c(a, b)*x2 + x3", data=hs)
 
 
