@@ -257,3 +257,30 @@ def test_every_output_works_per_group(tmp_path):
     fit.to_json(tmp_path / "fit.json")
     loaded = se.load_json(tmp_path / "fit.json")
     assert loaded.scalars["chisq"] == pytest.approx(fit.chisq) and loaded.nobs == 301
+
+
+def test_configural_model_is_the_sum_of_the_groups_fits():
+    """Without cross-group constraints the joint fit separates: each group's estimates and
+    chi-square equal a single-group fit to that group's rows (a property, not a fixture)."""
+    hs = se.datasets.holzinger_swineford_1939()
+    fit = fitted("configural")
+    chisq = 0.0
+    for label, view in zip(fit.group_labels, fit.groups):
+        alone = se.cfa(HS_MODEL, data=hs[hs["school"] == label], meanstructure=True)
+        np.testing.assert_allclose(view.x, alone.x, atol=1e-6)
+        np.testing.assert_allclose(np.sqrt(np.diag(view.vcov_x)), np.sqrt(np.diag(alone.vcov_x)), rtol=1e-6)
+        chisq += alone.chisq
+    assert fit.chisq == pytest.approx(chisq, rel=1e-9)
+    assert fit.df == 2 * alone.df
+
+
+def test_group_order_follows_the_data():
+    hs = se.datasets.holzinger_swineford_1939()
+    flipped = se.cfa(HS_MODEL, data=hs.iloc[::-1], group="school", group_equal=["loadings"])
+    assert flipped.group_labels == ("Grant-White", "Pasteur")
+    assert flipped.chisq == pytest.approx(fitted("metric").chisq, rel=1e-9)
+
+
+def test_bootstrap_of_groups_is_refused_clearly():
+    with pytest.raises(ModelError, match="multi-group"):
+        fitted("configural").bootstrap(10, seed=1)
