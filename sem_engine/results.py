@@ -61,18 +61,19 @@ class Fit:
 
     def _group_view(self, g: int) -> "Fit":
         from . import engine as engine_module
-        from .objective import make_loss
 
         pt = self.partable.group_table(g)
         spec, index, moments = self.spec.specs[g], self.spec.index[g], self.moments[g]
         reparam = Reparam(np.zeros(spec.npar), np.eye(spec.npar), 0)
-        x = jnp.asarray(self.x[index])
-        state = FitState(x, make_loss(spec)(x, moments), self.state.grad_norm, self.state.n_iter, self.state.status)
-        options = dataclasses.replace(self.options, group=None, group_equal=(), group_partial=())
+        x = self.x[index]
         view_engine = engine_module.get(spec, reparam, self.options.max_iter, self.options.grad_tol)
+        sigma, mu = (np.asarray(a) for a in view_engine.implied(jnp.asarray(x), moments))
+        f_g = 2.0 * (_loglik(np.asarray(moments.s), np.asarray(moments.xbar), moments, spec.meanstructure)
+                     - _loglik(sigma, mu, moments, spec.meanstructure)) / float(moments.n)   # F_ML of the group
+        state = FitState(x, np.asarray(f_g), self.state.grad_norm, self.state.n_iter, self.state.status)
+        options = dataclasses.replace(self.options, group=None, group_equal=(), group_partial=())
         heywood = tuple(h for h in self.heywood if h in _variance_names(pt))
-        return Fit(self.model, pt, spec, reparam, options, moments, self.group_data[g],
-                   jax.tree.map(np.asarray, state), self.df, view_engine,
+        return Fit(self.model, pt, spec, reparam, options, moments, self.group_data[g], state, self.df, view_engine,
                    self.vcov_x[np.ix_(index, index)], heywood)
 
     def _by_group(self, frames: list[pd.DataFrame]) -> pd.DataFrame:
