@@ -11,6 +11,17 @@ Replicates whose optimizer status is not "converged" (iteration limit, non-posit
 implied covariance matrix, failed line search) or whose estimates are not finite are counted,
 reported (``Bootstrap.failures()``, a ``ConvergenceWarning``) and left out of every summary.
 
+Under FIML (``missing="ml"``) a replicate resamples rows with their holes, as lavaan's
+``bootstrapLavaan`` does.  It holds only missing-data patterns of the original data, so the
+pattern masks stay fixed and a replicate is the number of times w_i it draws each original row:
+its pattern counts, means and covariances are weighted segment sums over the rows
+(missing.weighted_patterns, O(N p²)), a pattern it does not draw has n_k = 0 and adds nothing, and
+every replicate has the same shapes, one batch under ``jax.vmap``.  The refit is the same
+quasi-Newton scoring on F_FIML (scoring.py), started from the full-sample estimate with the
+inverse expected FIML Hessian there.  A replicate's EM (H1) moments are not computed: its ``s``
+and ``xbar`` are the available-case moments (exactly the sample moments of the fixed covariates,
+which are observed in every row), its F is -2 log L / N, and it has no chi-square.
+
 ``kind="bollen_stine"`` resamples the transformed data  Z = (Y - ȳ) S^{-1/2} Σ̂^{1/2} (+ μ̂ with a
 mean structure), whose sample covariance is Σ̂: the model holds exactly in the resampled
 population (Bollen & Stine 1992).  The bootstrap p-value of the model test is
@@ -35,7 +46,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from . import inference, intervals, moments
+from . import inference, intervals, missing, moments
 from .errors import ConvergenceWarning, DataError, ModelError
 from .expressions import to_text
 from .objective import n_eff
@@ -50,6 +61,10 @@ PROGRESS_DELAY_S = 2.0
 # of 1,000) but take more memory.
 MAX_BATCH = 256
 CHUNK_BYTES = 2 ** 27
+# Scoring steps of a batched refit from the full-sample estimate (typically 15-45); a replicate
+# still short of convergence is refitted alone by the modified Newton optimizer, so one hopeless
+# replicate does not keep its whole batch iterating up to the optimizer's max_iter.
+REFIT_MAX_ITER = 100
 
 
 def bootstrap(fit, n: int = 1000, *, seed: int | None = None, ci: str = "bca", level: float = 0.95,
@@ -64,16 +79,18 @@ def bootstrap(fit, n: int = 1000, *, seed: int | None = None, ci: str = "bca", l
     ``progress``: True shows a progress bar, False never, None once a run takes over 2 s.
     """
     _check_arguments(n, ci, level, kind, batch_size)
-    if fit.moments.patterns is not None:
-        raise ModelError('the bootstrap of a missing="ml" (FIML) fit is not supported yet')
+    fiml = fit.moments.patterns is not None
+    if fiml and kind == "bollen_stine":
+        raise ModelError('the Bollen-Stine bootstrap of a missing="ml" (FIML) fit is not supported; '
+                         'use kind="ordinary"')
     if fit.data.rows is None:
         raise DataError(
             "the bootstrap resamples raw data rows, but this model was fitted to a covariance "
             "matrix (sample_cov=); refit it with data=<DataFrame> to bootstrap")
     rows = fit.data.rows if kind == "ordinary" else bollen_stine_rows(fit)
     seed = int(np.random.SeedSequence().generate_state(1)[0]) if seed is None else int(seed)
-    batch = batch_size or default_batch_size(n, rows.shape)
-    state = refit(fit, Replicates.of(rows, seed, "resample", fit.options.likelihood), np.arange(n),
+    batch = batch_size or default_batch_size(n, rows.shape, fiml)
+    state = refit(fit, Replicates.of(rows, seed, "resample", fit.options.likelihood, fiml), np.arange(n),
                    batch, progress, "bootstrap")
     result = Bootstrap(fit, rows, seed, kind, ci, level, batch, progress, *state)
     if result.n_failed:
@@ -142,6 +159,9 @@ class Bootstrap:
     @property
     def chisq(self) -> np.ndarray:
         """Model chi-square n_eff F_ML of every replicate (NaN for failed ones)."""
+        if self.fiml:
+            raise ModelError("the chi-square of a FIML replicate needs its EM (H1) log-likelihood, "
+                             "which the bootstrap does not compute")
         opts = self.fit.options
         return np.where(self.ok, n_eff(self.rows.shape[0], opts.likelihood) * self.f, np.nan)
 
@@ -152,9 +172,14 @@ class Bootstrap:
             raise ModelError("the Bollen-Stine p-value needs bootstrap(kind=\"bollen_stine\")")
         return float(np.mean(self.chisq[self.ok] > self.fit.chisq))
 
+    @property
+    def fiml(self) -> bool:
+        """Whether the fit used FIML (missing="ml"): rows with missing values were resampled."""
+        return self.fit.moments.patterns is not None
+
     def replicates(self, source: str) -> "Replicates":
         """The data sets of the bootstrap ("resample") or of the jackknife ("jackknife")."""
-        return Replicates.of(self.rows, self.seed, source, self.fit.options.likelihood)
+        return Replicates.of(self.rows, self.seed, source, self.fit.options.likelihood, self.fiml)
 
     @cached_property
     def jackknife(self) -> tuple[np.ndarray, np.ndarray]:
@@ -310,9 +335,24 @@ def _moments_of(source: str, likelihood: str):
 
 
 @lru_cache(maxsize=None)
+def _fiml_moments_of(source: str):
+    """jit(vmap): replicate numbers -> FIML moments of their data sets, each original row (zero-
+    filled, in pattern ``which``) weighted by the number of times the replicate draws it."""
+    def one(filled, which, mask, key, r):
+        n_rows = filled.shape[0]
+        weights = jnp.zeros(n_rows).at[_INDICES[source](key, r, n_rows)].add(1.0)
+        count, mean, cov = missing.weighted_patterns(filled, which, mask, weights)
+        s, xbar = missing.available_case(filled, mask[which], weights)
+        return moments.Moments(s, xbar, jnp.sum(weights),
+                               missing.Patterns(mask, count, mean, cov, jnp.asarray(0.0)))
+
+    return jax.jit(jax.vmap(one, in_axes=(None, None, None, None, 0)))
+
+
+@lru_cache(maxsize=None)
 def _fitter(engine):
     """jit(vmap) of the model's scoring refit over a batch of moments, from one start."""
-    return jax.jit(jax.vmap(engine.refit_moments, in_axes=(0, None, None)))
+    return jax.jit(jax.vmap(engine.refit_moments, in_axes=(0, None, None, None)))
 
 
 @lru_cache(maxsize=None)
@@ -322,28 +362,42 @@ def _evaluator(func):
 
 
 class Replicates(NamedTuple):
-    """What rebuilds the data sets of a run: rows, key, "resample"/"jackknife", likelihood."""
+    """What rebuilds the data sets of a run: rows, key, "resample"/"jackknife", likelihood; under
+    FIML the rows are zero-filled, ``which`` is each row's pattern and ``mask`` the patterns'."""
 
     rows: jnp.ndarray
     key: jnp.ndarray
     source: str
     likelihood: str
+    which: jnp.ndarray | None = None
+    mask: jnp.ndarray | None = None
 
     @classmethod
-    def of(cls, rows: np.ndarray, seed: int, source: str, likelihood: str) -> "Replicates":
-        return cls(jnp.asarray(rows), jax.random.key_data(jax.random.PRNGKey(seed)), source, likelihood)
+    def of(cls, rows: np.ndarray, seed: int, source: str, likelihood: str, fiml: bool = False
+           ) -> "Replicates":
+        key = jax.random.key_data(jax.random.PRNGKey(seed))
+        if not fiml:
+            return cls(jnp.asarray(rows), key, source, likelihood)
+        masks, which = missing.group_rows(rows)
+        return cls(jnp.asarray(np.where(np.isfinite(rows), rows, 0.0)), key, source, likelihood,
+                   jnp.asarray(which), jnp.asarray(masks.astype(float)))
 
     def moments(self, r: jnp.ndarray) -> moments.Moments:
-        return _moments_of(self.source, self.likelihood)(self.rows, self.key, r)
+        if self.which is None:
+            return _moments_of(self.source, self.likelihood)(self.rows, self.key, r)
+        return _fiml_moments_of(self.source)(self.rows, self.which, self.mask, self.key, r)
 
 
 def refit(fit, replicates: Replicates, numbers: np.ndarray, batch, progress, what):
-    """Refit the data sets ``numbers`` by scoring (scoring.py) from the full-sample estimate; the
-    few it does not converge are refitted one by one by the modified Newton optimizer."""
+    """Refit the data sets ``numbers`` by scoring (scoring.py) from the full-sample estimate, at
+    most REFIT_MAX_ITER steps (a batch runs until its slowest replicate stops); the few it does
+    not converge are refitted one by one by the modified Newton optimizer."""
     z_start = jnp.asarray(fit.reparam.to_z(fit.x))
     h_inv = jnp.asarray(np.linalg.pinv(np.asarray(fit.engine.hessian_z(z_start, fit.moments)), hermitian=True))
     run = _fitter(fit.engine)
-    out = _chunked(lambda r, _: run(replicates.moments(r), z_start, h_inv), numbers, None, batch, progress, what)
+    limit = jnp.asarray(REFIT_MAX_ITER)
+    out = _chunked(lambda r, _: run(replicates.moments(r), z_start, h_inv, limit), numbers, None, batch,
+                   progress, what)
     x, f, status = (np.array(a) for a in (out.x, out.f, out.status))
     for i in np.flatnonzero(status != CONVERGED):
         one = jax.tree.map(lambda a: a[0], replicates.moments(jnp.asarray(numbers[i:i + 1])))
@@ -393,9 +447,10 @@ def _symmetric_power(a: np.ndarray, power: float) -> np.ndarray:
     return (v * w[None, :] ** power) @ v.T
 
 
-def default_batch_size(n: int, shape: tuple[int, int]) -> int:
-    """Replicates per chunk: at most n and MAX_BATCH, and about CHUNK_BYTES of resampled data."""
-    per_replicate = 8 * shape[0] * shape[1]
+def default_batch_size(n: int, shape: tuple[int, int], fiml: bool = False) -> int:
+    """Replicates per chunk: at most n and MAX_BATCH, and about CHUNK_BYTES of resampled data (N x p),
+    or under FIML of the rows' weighted cross-products (N x p x p)."""
+    per_replicate = 8 * shape[0] * shape[1] * (shape[1] if fiml else 1)
     return int(max(1, min(n, MAX_BATCH, CHUNK_BYTES // per_replicate)))
 
 

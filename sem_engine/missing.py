@@ -78,17 +78,36 @@ def group_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def pattern_moments(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """mask (K x p floats), count, zero-filled mean (K x p) and covariance (K x p x p, divisor n_k)."""
     masks, which = group_rows(rows)
-    k, p = masks.shape
-    count = np.bincount(which, minlength=k).astype(float)
-    mean = np.zeros((k, p))
-    cov = np.zeros((k, p, p))
-    filled = np.where(np.isfinite(rows), rows, 0.0)
-    for j in range(k):
-        block = filled[which == j]
-        mean[j] = block.mean(axis=0)
-        centred = (block - mean[j]) * masks[j]
-        cov[j] = centred.T @ centred / count[j]
-    return masks.astype(float), count, mean, cov
+    mask = masks.astype(float)
+    moments = weighted_patterns(jnp.asarray(np.where(np.isfinite(rows), rows, 0.0)), jnp.asarray(which),
+                                jnp.asarray(mask), jnp.ones(rows.shape[0]))
+    return (mask, *(np.asarray(a) for a in moments))
+
+
+def weighted_patterns(filled, which, mask, weights) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
+    """Count n_k = Σ_{i∈k} w_i, zero-filled mean and covariance (divisor n_k) of each pattern k
+    (``mask``, K x p) when row i of ``filled`` (0 for a missing value; in pattern ``which[i]``)
+    counts w_i times: segment sums over the rows, O(N p²), jit/vmap-able.  A pattern with
+    n_k = 0 gets zero moments, and so adds nothing to ``loglik``."""
+    k = mask.shape[0]
+    count = jax.ops.segment_sum(weights, which, k)
+    safe = jnp.where(count > 0, count, 1.0)
+    mean = jax.ops.segment_sum(weights[:, None] * filled, which, k) / safe[:, None]
+    centred = (filled - mean[which]) * mask[which]
+    cross = jax.ops.segment_sum(weights[:, None, None] * centred[:, :, None] * centred[:, None, :], which, k)
+    return count, mean, cross / safe[:, None, None]
+
+
+def available_case(filled, observed, weights) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """Weighted available-case moments: each variable's mean over the rows observing it, and each
+    covariance (divisor: the pair's weight) over the rows observing both; 0 where none does.  For
+    variables observed in every row (fixed covariates under FIML) the complete-data moments."""
+    wo = weights[:, None] * observed
+    n_j = jnp.sum(wo, axis=0)
+    xbar = jnp.sum(wo * filled, axis=0) / jnp.where(n_j > 0, n_j, 1.0)
+    centred = (filled - xbar[None, :]) * observed
+    pairs = wo.T @ observed
+    return (wo * centred).T @ centred / jnp.where(pairs > 0, pairs, 1.0), xbar
 
 
 def loglik(sigma: jnp.ndarray, mu: jnp.ndarray, mask, count, mean, cov) -> jnp.ndarray:

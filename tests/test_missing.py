@@ -143,7 +143,5 @@ def test_bad_input_is_refused_with_typed_errors():
         se.sem(model, data=d, missing="ml", likelihood="wishart")
     with pytest.raises(se.ModelError, match="missing"):
         se.sem(model, data=d, missing="pairwise")
-    with pytest.raises(se.ModelError, match="not supported yet"):
-        fitted("hs_fiml").bootstrap(10)
     with pytest.warns(se.DataWarning, match="1 of 302 rows have no observed value"):
         se.sem(model, data=pd.concat([d, pd.DataFrame([[np.nan] * 9], columns=d.columns)]), missing="ml")
