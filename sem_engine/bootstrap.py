@@ -79,19 +79,20 @@ def bootstrap(fit, n: int = 1000, *, seed: int | None = None, ci: str = "bca", l
     ``progress``: True shows a progress bar, False never, None once a run takes over 2 s.
     """
     _check_arguments(n, ci, level, kind, batch_size)
-    fiml = fit.moments.patterns is not None
+    fiml = _fiml(fit)
     if fiml and kind == "bollen_stine":
         raise ModelError('the Bollen-Stine bootstrap of a missing="ml" (FIML) fit is not supported; '
                          'use kind="ordinary"')
-    if fit.data.rows is None:
+    if any(view.data.rows is None for view in fit.groups):
         raise DataError(
             "the bootstrap resamples raw data rows, but this model was fitted to a covariance "
             "matrix (sample_cov=); refit it with data=<DataFrame> to bootstrap")
-    rows = fit.data.rows if kind == "ordinary" else bollen_stine_rows(fit)
+    # a multi-group model: the groups' rows one after another, resampled within each group
+    rows = np.concatenate([v.data.rows if kind == "ordinary" else bollen_stine_rows(v) for v in fit.groups])
     seed = int(np.random.SeedSequence().generate_state(1)[0]) if seed is None else int(seed)
     batch = batch_size or default_batch_size(n, rows.shape, fiml)
-    state = refit(fit, Replicates.of(rows, seed, "resample", fit.options.likelihood, fiml), np.arange(n),
-                   batch, progress, "bootstrap")
+    state = refit(fit, Replicates.of(rows, seed, "resample", fit.options.likelihood, fiml, _sizes(fit)),
+                   np.arange(n), batch, progress, "bootstrap")
     result = Bootstrap(fit, rows, seed, kind, ci, level, batch, progress, *state)
     if result.n_failed:
         warnings.warn(f"{result.n_failed} of {n} bootstrap replicates failed ({result.failure_counts()}) "
@@ -151,10 +152,14 @@ class Bootstrap:
     def indices(self, replicates=None) -> np.ndarray:
         """Row indices (into ``rows``) of the given replicates (default all): k x N.
 
-        ``rows[indices(r)[0]]`` is the data set replicate r was fitted to.
+        ``rows[indices(r)[0]]`` is the data set replicate r was fitted to (for a multi-group
+        model the groups' rows one after another, each group resampled within itself).
         """
         which = np.arange(self.n) if replicates is None else np.atleast_1d(np.asarray(replicates))
-        return np.asarray(_draw_indices(self.replicates("resample").key, jnp.asarray(which), self.rows.shape[0]))
+        key = self.replicates("resample").key
+        if self.fit.n_groups > 1:
+            return np.asarray(_draw_group_indices(key, jnp.asarray(which), _sizes(self.fit)))
+        return np.asarray(_draw_indices(key, jnp.asarray(which), self.rows.shape[0]))
 
     @property
     def chisq(self) -> np.ndarray:
@@ -163,7 +168,8 @@ class Bootstrap:
             raise ModelError("the chi-square of a FIML replicate needs its EM (H1) log-likelihood, "
                              "which the bootstrap does not compute")
         opts = self.fit.options
-        return np.where(self.ok, n_eff(self.rows.shape[0], opts.likelihood) * self.f, np.nan)
+        n = n_eff(self.rows.shape[0], opts.likelihood, self.fit.n_groups)
+        return np.where(self.ok, n * self.f, np.nan)
 
     @property
     def bollen_stine_pvalue(self) -> float:
@@ -175,11 +181,12 @@ class Bootstrap:
     @property
     def fiml(self) -> bool:
         """Whether the fit used FIML (missing="ml"): rows with missing values were resampled."""
-        return self.fit.moments.patterns is not None
+        return _fiml(self.fit)
 
     def replicates(self, source: str) -> "Replicates":
         """The data sets of the bootstrap ("resample") or of the jackknife ("jackknife")."""
-        return Replicates.of(self.rows, self.seed, source, self.fit.options.likelihood, self.fiml)
+        return Replicates.of(self.rows, self.seed, source, self.fit.options.likelihood, self.fiml,
+                             _sizes(self.fit))
 
     @cached_property
     def jackknife(self) -> tuple[np.ndarray, np.ndarray]:
@@ -296,7 +303,7 @@ def _table(fit, est, s: intervals.Summary, column: np.ndarray, est_name: str) ->
     def take(values, fixed):
         return np.where(has, np.asarray(values)[pick], fixed)
 
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "lhs": [*table["lhs"], *(d.name for d in defs)],
         "op": [*table["op"], *([":="] * len(defs))],
         "rhs": [*table["rhs"], *(to_text(d.expr) for d in defs)],
@@ -307,6 +314,9 @@ def _table(fit, est, s: intervals.Summary, column: np.ndarray, est_name: str) ->
         "ci_upper": take(s.ci_upper, est),
         "boot_pvalue": take(s.pvalue, np.nan),
     })
+    if fit.n_groups > 1:   # lavaan's group column (0 for := rows)
+        out.insert(3, "group", [*table["group"], *([0] * len(defs))])
+    return out
 
 
 # -- resampling and refits -----------------------------------------------------------------------
@@ -323,6 +333,45 @@ def _jackknife_indices(key, r, n_rows: int):
 
 _INDICES = {"resample": _resample_indices, "jackknife": _jackknife_indices}
 _draw_indices = jax.jit(jax.vmap(_resample_indices, in_axes=(None, 0, None)), static_argnums=2)
+
+
+def _group_resample_indices(key, r, sizes: tuple[int, ...]):
+    """Row indices of bootstrap replicate r of a multi-group model: n_g draws with replacement
+    within each group g (lavaan's bootstrap keeps the group sizes), into the stacked rows."""
+    keys = jax.random.fold_in(jax.random.wrap_key_data(key), r)
+    offsets = np.cumsum((0,) + sizes[:-1])
+    return jnp.concatenate([jax.random.randint(jax.random.fold_in(keys, g), (n,), 0, n) + start
+                            for g, (n, start) in enumerate(zip(sizes, offsets))])
+
+
+_draw_group_indices = jax.jit(jax.vmap(_group_resample_indices, in_axes=(None, 0, None)), static_argnums=2)
+
+
+@lru_cache(maxsize=None)
+def _group_moments_of(source: str, likelihood: str, sizes: tuple[int, ...]):
+    """jit(vmap): replicate numbers -> the groups' sample moments (a tuple) of their data sets,
+    from each row's count in the replicate (moments.weighted): resampled within the groups, or
+    (jackknife) all rows but row r."""
+    bounds = np.cumsum((0,) + sizes)
+
+    def one(rows, key, r):
+        n_rows = rows.shape[0]
+        if source == "jackknife":
+            weights = jnp.ones(n_rows).at[r].set(0.0)
+        else:
+            weights = jnp.zeros(n_rows).at[_group_resample_indices(key, r, sizes)].add(1.0)
+        return tuple(moments.weighted(rows[a:b], weights[a:b], likelihood) for a, b in zip(bounds[:-1], bounds[1:]))
+
+    return jax.jit(jax.vmap(one, in_axes=(None, None, 0)))
+
+
+def _sizes(fit) -> tuple[int, ...] | None:
+    """The groups' numbers of rows of a multi-group fit (None for one group)."""
+    return tuple(view.nobs for view in fit.groups) if fit.n_groups > 1 else None
+
+
+def _fiml(fit) -> bool:
+    return fit.n_groups == 1 and fit.moments.patterns is not None
 
 
 @lru_cache(maxsize=None)
@@ -371,11 +420,14 @@ class Replicates(NamedTuple):
     likelihood: str
     which: jnp.ndarray | None = None
     mask: jnp.ndarray | None = None
+    sizes: tuple[int, ...] | None = None   # a multi-group model: the groups' numbers of rows
 
     @classmethod
-    def of(cls, rows: np.ndarray, seed: int, source: str, likelihood: str, fiml: bool = False
-           ) -> "Replicates":
+    def of(cls, rows: np.ndarray, seed: int, source: str, likelihood: str, fiml: bool = False,
+           sizes: tuple[int, ...] | None = None) -> "Replicates":
         key = jax.random.key_data(jax.random.PRNGKey(seed))
+        if sizes is not None:
+            return cls(jnp.asarray(rows), key, source, likelihood, sizes=sizes)
         if not fiml:
             return cls(jnp.asarray(rows), key, source, likelihood)
         masks, which = missing.group_rows(rows)
@@ -383,6 +435,8 @@ class Replicates(NamedTuple):
                    jnp.asarray(which), jnp.asarray(masks.astype(float)))
 
     def moments(self, r: jnp.ndarray) -> moments.Moments:
+        if self.sizes is not None:
+            return _group_moments_of(self.source, self.likelihood, self.sizes)(self.rows, self.key, r)
         if self.which is None:
             return _moments_of(self.source, self.likelihood)(self.rows, self.key, r)
         return _fiml_moments_of(self.source)(self.rows, self.which, self.mask, self.key, r)

@@ -104,7 +104,8 @@ def acceleration(jack: np.ndarray) -> np.ndarray:
 def adjusted_probabilities(z0: np.ndarray, a: np.ndarray, tails: np.ndarray) -> np.ndarray:
     """Φ(z0 + (z0 + z_q) / (1 - a (z0 + z_q))) for each column (rows) and tail q (columns)."""
     t = z0[:, None] + stats.norm.ppf(tails)[None, :]
-    return stats.norm.cdf(z0[:, None] + t / (1.0 - a[:, None] * t))
+    with np.errstate(invalid="ignore"):  # z0 = ±inf (every draw on one side): NaN, an undefined bound
+        return stats.norm.cdf(z0[:, None] + t / (1.0 - a[:, None] * t))
 
 
 def quantile(draws: np.ndarray, probs: np.ndarray) -> np.ndarray:

@@ -48,6 +48,17 @@ def compute(data: jnp.ndarray, likelihood: str) -> Moments:
     return Moments(centred.T @ centred / divisor, xbar, jnp.asarray(float(n)))
 
 
+def weighted(rows: jnp.ndarray, weights: jnp.ndarray, likelihood: str) -> Moments:
+    """Moments of rows taken ``weights`` times each (a bootstrap or jackknife sample given by its
+    row counts): x̄ = Σ w_i x_i / N, S = Σ w_i (x_i - x̄)(x_i - x̄)ᵀ / N (N - 1 under "wishart"),
+    N = Σ w_i; equal to ``compute`` of the repeated rows."""
+    n = jnp.sum(weights)
+    xbar = weights @ rows / n
+    centred = rows - xbar[None, :]
+    divisor = n - 1 if likelihood == "wishart" else n
+    return Moments((centred * weights[:, None]).T @ centred / divisor, xbar, n)
+
+
 def from_data(df: pd.DataFrame, names: Sequence[str], likelihood: str, missing_data: str = "listwise",
               fixed_x: Sequence[str] = ()) -> tuple[Moments, DataSummary]:
     """Moments of the model's observed variables from raw data: after listwise deletion, or, with

@@ -324,11 +324,6 @@ class Fit:
 
     def bootstrap(self, n: int = 1000, **kwargs):
         """Refit the model to n bootstrap samples under ``jax.vmap`` (see bootstrap.py)."""
-        if self.n_groups > 1:
-            from .errors import ModelError
-
-            raise ModelError("the bootstrap of a multi-group model is not supported yet; bootstrap "
-                             "each group's model separately, or use the Wald (delta-method) results")
         from .bootstrap import bootstrap
 
         return bootstrap(self, n, **kwargs)
