@@ -24,6 +24,7 @@ from typing import NamedTuple, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 import pandas as pd
 from scipy import stats
 
@@ -53,7 +54,7 @@ def patterns(rows: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> Patterns:
     """The ``Patterns`` of rows with NaN for missing values, given their EM estimates."""
     mask, count, mean, cov = pattern_moments(rows)
     arrays = [jnp.asarray(a) for a in (mask, count, mean, cov)]
-    h1 = loglik(jnp.asarray(sigma), jnp.asarray(mu), *arrays)
+    h1 = jax.jit(loglik)(jnp.asarray(sigma), jnp.asarray(mu), *arrays)
     return Patterns(*arrays, h1)
 
 
@@ -130,38 +131,58 @@ def loglik(sigma: jnp.ndarray, mu: jnp.ndarray, mask, count, mean, cov) -> jnp.n
 def em(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """EM estimates (μ, Σ with divisor N) from rows with NaN for missing values, and iterations.
 
-    E-step per pattern: the missing block's conditional mean μ_m + Σ_mo Σ_oo⁻¹ (y_o - μ_o) and
-    covariance Σ_mm - Σ_mo Σ_oo⁻¹ Σ_om; M-step: mean and cross-products of the completed data.
-    Starts from the available-case means and variances.
+    Iterated on the pattern moments (``em_step``) from the available-case means and variances.
     """
-    masks, which = group_rows(rows)
-    n, p = rows.shape
-    mu = np.nanmean(rows, axis=0)
-    sigma = np.diag(np.nanvar(rows, axis=0))
-    for it in range(1, EM_MAX_ITER + 1):
-        total = np.zeros(p)
-        cross = np.zeros((p, p))
-        for j, o in enumerate(masks):
-            y = rows[which == j]
-            m = ~o
-            filled = np.where(o, y, 0.0)
-            correction = np.zeros((p, p))
-            if m.any():
-                coef = np.linalg.solve(sigma[np.ix_(o, o)], sigma[np.ix_(o, m)]).T if o.any() else np.zeros((m.sum(), 0))
-                filled[:, m] = mu[m] + (y[:, o] - mu[o]) @ coef.T
-                correction[np.ix_(m, m)] = y.shape[0] * (sigma[np.ix_(m, m)] - coef @ sigma[np.ix_(o, m)])
-            total += filled.sum(axis=0)
-            cross += filled.T @ filled + correction
-        new_mu = total / n
-        new_sigma = cross / n - np.outer(new_mu, new_mu)
-        scale = np.sqrt(np.outer(np.diag(new_sigma), np.diag(new_sigma)))
-        change = max(np.max(np.abs(new_mu - mu) / np.sqrt(np.diag(new_sigma))),
-                     np.max(np.abs(new_sigma - sigma) / scale))
-        mu, sigma = new_mu, (new_sigma + new_sigma.T) / 2
-        if change < EM_TOL:
-            return mu, sigma, it
-    raise DataError(f"the EM algorithm for the unrestricted moments did not converge in {EM_MAX_ITER} "
-                    "iterations (is a pair of variables never observed together?)")
+    mask, count, mean, cov = pattern_moments(rows)
+    mu, sigma, it = _em_loop(jnp.asarray(np.nanmean(rows, axis=0)), jnp.asarray(np.diag(np.nanvar(rows, axis=0))),
+                             *(jnp.asarray(a) for a in (mask, count, mean, cov)))
+    if int(it) > EM_MAX_ITER:
+        raise DataError(f"the EM algorithm for the unrestricted moments did not converge in {EM_MAX_ITER} "
+                        "iterations (is a pair of variables never observed together?)")
+    return np.asarray(mu), np.asarray(sigma), int(it)
+
+
+def em_step(mu, sigma, mask, count, mean, cov) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """One EM iteration from the pattern moments.  E-step for pattern k (P_k = Σ_oo⁻¹ zero-filled,
+    m = 1 - o_k): the missing values' regression on the observed ones, B_k = diag(m) Σ P_k, so the
+    completed rows are A_k y + b_k with A_k = diag(o_k) + B_k and b_k = m∘μ - B_k μ, and their
+    conditional covariance is Σ_mm - Σ_mo Σ_oo⁻¹ Σ_om.  The pattern's completed mean and cross-
+    products are then z_k = A_k x̄_k + b_k and n_k [A_k S_k A_kᵀ + z_k z_kᵀ + (that covariance)];
+    M-step: their totals over N (Little & Rubin 2002, sec. 11.2)."""
+    def pattern(o, m, s):
+        oo = jnp.outer(o, o)
+        inv = linalg.inverse(sigma * oo + jnp.diag(1.0 - o)) * oo
+        miss = 1.0 - o
+        coef = miss[:, None] * (sigma @ inv)
+        a = jnp.diag(o) + coef
+        z = a @ m + miss * mu - coef @ mu
+        return z, a @ s @ a.T + jnp.outer(z, z) + jnp.outer(miss, miss) * (sigma - sigma @ inv @ sigma)
+
+    z, cross = jax.vmap(pattern)(mask, mean, cov)
+    n = jnp.sum(count)
+    new_mu = count @ z / n
+    new_sigma = jnp.einsum("k,kab->ab", count, cross) / n - jnp.outer(new_mu, new_mu)
+    return new_mu, (new_sigma + new_sigma.T) / 2
+
+
+@jax.jit
+def _em_loop(mu, sigma, mask, count, mean, cov):
+    """``em_step`` until no mean moves by EM_TOL of its SD and no covariance by EM_TOL of
+    √(σ_ii σ_jj), or EM_MAX_ITER + 1 iterations (then not converged)."""
+    def change(mu, sigma, new_mu, new_sigma):
+        sd = jnp.sqrt(jnp.diagonal(new_sigma))
+        return jnp.maximum(jnp.max(jnp.abs(new_mu - mu) / sd), jnp.max(jnp.abs(new_sigma - sigma) / jnp.outer(sd, sd)))
+
+    def step(state):
+        mu, sigma, _, it = state
+        new_mu, new_sigma = em_step(mu, sigma, mask, count, mean, cov)
+        return new_mu, new_sigma, change(mu, sigma, new_mu, new_sigma), it + 1
+
+    def going(state):
+        return (state[2] >= EM_TOL) & (state[3] <= EM_MAX_ITER)
+
+    mu, sigma, _, it = lax.while_loop(going, step, (mu, sigma, jnp.asarray(jnp.inf), jnp.asarray(0)))
+    return mu, sigma, it
 
 
 def check_rows(values: np.ndarray, names: Sequence[str]) -> np.ndarray:
