@@ -3,6 +3,7 @@
     python benchmarks/run.py                    # full sizes (several minutes)
     python benchmarks/run.py --quick            # tiny sizes, seconds (CI runs this)
     python benchmarks/run.py --semopy-python /path/to/venv/bin/python
+    python benchmarks/run.py --only fiml        # only the tasks whose name contains "fiml"
 
 Work (the thesis example's files; CFA data simulated with fixed seeds into a temporary folder; every tool
 reads the same files):
@@ -12,7 +13,11 @@ reads the same files):
    and warm (the same model again), then 1,000 and 10,000 bootstrap refits with percentile
    intervals (sem_engine also BCa, which adds N leave-one-out refits).
 2. CFA scaling: 3, 6, 12 and 20 factors x 8 indicators, N = 1,000, fit with standard errors.
-3. Peak memory of each task: the peak resident set size (VmHWM) of the process running it,
+3. Missing data (FIML, missing="ml"): the 3-factor Holzinger-Swineford CFA on its 12% MCAR data
+   (tests/reference/missing/hs_missing.csv, N = 301, 59 patterns) and a simulated CFA of 4 x 5
+   indicators, N = 2,000, 10% of the values deleted completely at random: fit with standard
+   errors, and bootstrap refits (lavaan runs a tenth of the replicates, its time scaled up).
+4. Peak memory of each task: the peak resident set size (VmHWM) of the process running it,
    reset before each task (Linux /proc/self/clear_refs), so it includes the interpreter, the
    libraries and what earlier tasks left resident; "+MiB" is the peak less the resident size
    at the task's start.
@@ -56,12 +61,21 @@ class Sizes:
     indicators: int
     cfa_n: int
     repeats: int
+    fiml_boots: int                          # bootstrap replicates of the HS FIML fit
+    fiml_cfa: tuple[int, int, int] | None    # simulated FIML CFA: factors, indicators, N
+    fiml_cfa_boots: int
 
 
-FULL = Sizes(boots=(1000, 10000), factors=(3, 6, 12, 20), indicators=8, cfa_n=1000, repeats=10)
-QUICK = Sizes(boots=(20, 50), factors=(2, 3), indicators=4, cfa_n=200, repeats=2)
-# BCa (the percentile run plus N jackknife refits) is timed up to this many replicates.
+FULL = Sizes(boots=(1000, 10000), factors=(3, 6, 12, 20), indicators=8, cfa_n=1000, repeats=10,
+             fiml_boots=1000, fiml_cfa=(4, 5, 2000), fiml_cfa_boots=100)
+QUICK = Sizes(boots=(20, 50), factors=(2, 3), indicators=4, cfa_n=200, repeats=2,
+              fiml_boots=20, fiml_cfa=None, fiml_cfa_boots=0)
+# BCa (the percentile run plus N jackknife refits) is timed up to this many replicates and rows.
 BCA_MAX = 1000
+# Share of a FIML bootstrap's replicates that lavaan runs (its time is scaled to all of them).
+LAVAAN_FIML_SHARE = 0.1
+MISSING_RATE = 0.1
+FIML_DATA = HERE.parent / "tests" / "reference" / "missing"
 # Targets on a 2-core CPU (issue 6); "ratio" is lavaan's time over sem_engine's.
 TARGETS = {"thesis fit + SE warm": 0.003, "thesis bootstrap 1000 perc": 0.25, "cfa 20x8 + SE warm": 2.0,
            "cfa 20x8 + SE cold": 2.0}
@@ -94,6 +108,15 @@ class Task:
     model: Path
     data: Path
     replicates: int
+    missing: str = "listwise"
+    lavaan_replicates: int | None = None   # fewer for lavaan (time scaled); None: the same
+
+
+def delete_at_random(data: pd.DataFrame, rate: float, seed: int) -> pd.DataFrame:
+    """Each value missing with probability ``rate``; rows left with no value dropped."""
+    values = data.to_numpy(copy=True)
+    values[np.random.default_rng(seed).uniform(size=values.shape) < rate] = np.nan
+    return pd.DataFrame(values, columns=data.columns).dropna(how="all")
 
 
 def write_tasks(folder: Path, sizes: Sizes) -> list[Task]:
@@ -107,6 +130,26 @@ def write_tasks(folder: Path, sizes: Sizes) -> list[Task]:
         data = simulate(cfa_population(k, sizes.indicators), sizes.cfa_n, SEED + k)
         data.to_csv(folder / f"{stem}.csv", index=False)
         tasks.append(Task(f"cfa {k}x{sizes.indicators}", "fit", folder / f"{stem}.lav", folder / f"{stem}.csv", 0))
+    return tasks + fiml_tasks(folder, sizes)
+
+
+def fiml_tasks(folder: Path, sizes: Sizes) -> list[Task]:
+    """FIML fits and bootstraps: HS with 12% MCAR, and a simulated CFA with MISSING_RATE MCAR."""
+    hs_model, hs_data = FIML_DATA / "hs_fiml" / "model.lav", FIML_DATA / "hs_missing.csv"
+    b = sizes.fiml_boots
+    tasks = [Task("hs fiml fit", "fit", hs_model, hs_data, 0, "ml"),
+             Task(f"hs fiml bootstrap {b}", "bootstrap", hs_model, hs_data, b, "ml",
+                  max(2, round(b * LAVAAN_FIML_SHARE)))]
+    if sizes.fiml_cfa is not None:
+        k, j, n = sizes.fiml_cfa
+        stem = f"fiml_cfa_{k}x{j}"
+        (folder / f"{stem}.lav").write_text(cfa_model(k, j) + "\n")
+        data = delete_at_random(simulate(cfa_population(k, j), n, SEED + 100 * k + j), MISSING_RATE, SEED)
+        data.to_csv(folder / f"{stem}.csv", index=False)
+        b = sizes.fiml_cfa_boots
+        tasks += [Task(f"fiml cfa {k}x{j} fit", "fit", folder / f"{stem}.lav", folder / f"{stem}.csv", 0, "ml"),
+                  Task(f"fiml cfa {k}x{j} bootstrap {b}", "bootstrap", folder / f"{stem}.lav",
+                       folder / f"{stem}.csv", b, "ml", max(2, round(b * LAVAAN_FIML_SHARE)))]
     return tasks
 
 
@@ -166,9 +209,9 @@ def fit_task(task: Task, model: str, data: pd.DataFrame, sizes: Sizes) -> list[d
     """A new model's first fit (compiling), the same fit warm, and its compiled optimizer alone."""
     with PeakMemory() as mem:
         t0 = time.perf_counter()
-        fit = se.sem(model, data=data)
+        fit = se.sem(model, data=data, missing=task.missing)
         cold = time.perf_counter() - t0
-        warm = best_of(lambda: se.sem(model, data=data), sizes.repeats)
+        warm = best_of(lambda: se.sem(model, data=data, missing=task.missing), sizes.repeats)
         z = jax.numpy.asarray(fit.reparam.to_z(start.start_values(fit.partable, fit.spec, fit.moments)))
         alone = best_of(lambda: jax.block_until_ready(pipeline._optimize(fit.engine, fit.moments, z)),
                         sizes.repeats)
@@ -180,7 +223,7 @@ def fit_task(task: Task, model: str, data: pd.DataFrame, sizes: Sizes) -> list[d
 
 def bootstrap_task(task: Task, model: str, data: pd.DataFrame, sizes: Sizes) -> list[dict]:
     """Bootstrap refits plus the estimates table: percentile (first run and warm), then BCa."""
-    fit = se.sem(model, data=data)
+    fit = se.sem(model, data=data, missing=task.missing)
     n = task.replicates
 
     def boot(ci):
@@ -195,7 +238,7 @@ def bootstrap_task(task: Task, model: str, data: pd.DataFrame, sizes: Sizes) -> 
         warm = best_of(lambda: boot("perc"), 3)
     out = [record("sem_engine", f"{task.name} perc", warm, mem,
                   f"{b.n - b.n_failed}/{n} converged; chunks of {b.batch_size}; first run {cold:.2f} s")]
-    if n <= BCA_MAX:
+    if n <= BCA_MAX and fit.nobs <= BCA_MAX:
         boot("bca")
         out.append(record("sem_engine", f"{task.name} bca", best_of(lambda: boot("bca"), 1), None,
                           f"plus {fit.nobs} jackknife refits"))
@@ -206,14 +249,18 @@ def run_lavaan(tasks: list[Task], sizes: Sizes, folder: Path) -> list[dict]:
     """All lavaan work in one Rscript process (benchmarks/lavaan.R)."""
     spec = folder / "lavaan_tasks.csv"
     pd.DataFrame([{"name": t.name, "kind": t.kind, "model": str(t.model), "data": str(t.data),
-                   "replicates": t.replicates, "repeats": sizes.repeats} for t in tasks]).to_csv(spec, index=False)
+                   "replicates": t.replicates, "repeats": sizes.repeats, "missing": t.missing,
+                   "lavaan_replicates": t.lavaan_replicates or t.replicates}
+                  for t in tasks]).to_csv(spec, index=False)
     result = folder / "lavaan_results.csv"
     subprocess.run(["Rscript", str(HERE / "lavaan.R"), str(spec), str(result)], check=True)
     return pd.read_csv(result, keep_default_na=False).assign(tool="lavaan").to_dict("records")
 
 
 def run_semopy(python: str, tasks: list[Task], sizes: Sizes, folder: Path) -> list[dict]:
-    """semopy's work in the interpreter ``python`` (one that has semopy installed)."""
+    """semopy's work in the interpreter ``python`` (one that has semopy installed); complete-data
+    tasks only (its FIML is not compared)."""
+    tasks = [t for t in tasks if t.missing == "listwise"]
     result = folder / "semopy_results.json"
     spec = [{"name": t.name, "kind": t.kind, "model": str(t.model), "data": str(t.data),
              "replicates": t.replicates, "repeats": sizes.repeats} for t in tasks]
@@ -253,6 +300,7 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes (seconds), for CI")
     parser.add_argument("--no-lavaan", action="store_true", help="skip lavaan even if Rscript is found")
     parser.add_argument("--semopy-python", help="a Python interpreter with semopy installed")
+    parser.add_argument("--only", help="run only the tasks whose name contains this text (e.g. fiml)")
     parser.add_argument("--json", help="also write every measurement to this JSON file")
     parser.add_argument("--compile-cache", help="JAX's persistent compilation cache folder (cold timings "
                         "then measure loading compiled code, not compiling it)")
@@ -263,7 +311,7 @@ def main(argv=None) -> int:
     sizes = QUICK if args.quick else FULL
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        tasks = write_tasks(folder, sizes)
+        tasks = [t for t in write_tasks(folder, sizes) if args.only is None or args.only in t.name]
         records = run_sem_engine(tasks, sizes)
         if not args.no_lavaan and shutil.which("Rscript"):
             records += run_lavaan(tasks, sizes, folder)

@@ -61,10 +61,10 @@ PROGRESS_DELAY_S = 2.0
 # of 1,000) but take more memory.
 MAX_BATCH = 256
 CHUNK_BYTES = 2 ** 27
-# Scoring steps of a batched refit from the full-sample estimate (typically 15-45); a replicate
+# Scoring steps of a batched refit from the full-sample estimate (typically 10-45); a replicate
 # still short of convergence is refitted alone by the modified Newton optimizer, so one hopeless
 # replicate does not keep its whole batch iterating up to the optimizer's max_iter.
-REFIT_MAX_ITER = 100
+REFIT_MAX_ITER = 60
 
 
 def bootstrap(fit, n: int = 1000, *, seed: int | None = None, ci: str = "bca", level: float = 0.95,
