@@ -120,14 +120,13 @@ def _start_values(pt, spec, sample) -> np.ndarray:
 def _optimize(compiled: engine.Engine, sample, z_start):
     """Quasi-Newton scoring from the start values (scoring.py: the expected information at the
     start, BFGS updates; cheap steps, so large models fit fast), and the modified Newton optimizer
-    (optimize.py: exact Hessian) where scoring does not converge or the data are incomplete."""
-    if not isinstance(sample, moments.Moments) or sample.patterns is None:
-        h = np.asarray(compiled.hessian_z(z_start, sample))
-        if np.all(np.isfinite(h)):
-            h_inv = jnp.asarray(np.linalg.pinv((h + h.T) / 2, hermitian=True))
-            state = compiled.refit_moments(sample, z_start, h_inv)
-            if int(state.status) == CONVERGED:
-                return state
+    (optimize.py: exact Hessian) where scoring does not converge.  Under FIML both use F_FIML."""
+    h = np.asarray(compiled.hessian_z(z_start, sample))
+    if np.all(np.isfinite(h)):
+        h_inv = jnp.asarray(np.linalg.pinv((h + h.T) / 2, hermitian=True))
+        state = compiled.refit_moments(sample, z_start, h_inv)
+        if int(state.status) == CONVERGED:
+            return state
     return compiled.fit_moments(sample, z_start)
 
 
