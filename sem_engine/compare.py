@@ -30,7 +30,7 @@ COLUMNS = ["Df", "AIC", "BIC", "Chisq", "Chisq_diff", "RMSEA", "Df_diff", "pvalu
            "CFI", "RMSEA_model", "CFI_diff", "RMSEA_model_diff"]
 
 
-def compare(*fits, names: Sequence[str] | None = None, method: str = "satorra.bentler.2001") -> pd.DataFrame:
+def compare(*fits, names: Sequence[str] | None = None, method: str | None = None) -> pd.DataFrame:
     """Chi-square difference tests of nested models fitted to the same data.
 
     ``fits``: two or more fits; ``names``: row labels (default ``model1``, ``model2``, ... in the
@@ -38,9 +38,10 @@ def compare(*fits, names: Sequence[str] | None = None, method: str = "satorra.be
     Chisq_diff, RMSEA (of the difference test), Df_diff, pvalue, CFI, RMSEA_model and the
     differences CFI_diff and RMSEA_model_diff; the first row's differences are NaN.
 
-    Fits with a robust estimator (MLM, MLR) are compared by the scaled difference test of
-    ``method`` ("satorra.bentler.2001" or "satorra.bentler.2010", as lavTestLRT), whose RMSEA lavaan
-    does not report (NaN here).
+    Fits with a robust estimator are compared by the scaled difference test of ``method``
+    (robust.scaled_difference: "satorra.bentler.2001" or "satorra.bentler.2010" for MLM and MLR,
+    "satorra.2000" for any; default as lavTestLRT's: "satorra.2000" for MLMV and MLMVS,
+    "satorra.bentler.2001" otherwise), whose RMSEA lavaan does not report (NaN here).
 
     Raises DataError if the fits are not to the same data (variables, N, sample moments), and
     ModelError if they cannot be nested: different likelihoods or mean structures, equal df with
@@ -71,7 +72,7 @@ def _row(fit) -> dict:
             "RMSEA_model": m["rmsea"]}
 
 
-def _difference(free, restricted, free_name: str, restricted_name: str, method: str) -> dict:
+def _difference(free, restricted, free_name: str, restricted_name: str, method: str | None) -> dict:
     """Δχ², RMSEA of the difference, Δdf and p of ``restricted`` against ``free``."""
     d_chisq, d_df = restricted.chisq - free.chisq, restricted.df - free.df
     if d_chisq < -CHISQ_TOL:

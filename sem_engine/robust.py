@@ -1,4 +1,5 @@
-"""Robust ML for non-normal complete data: sandwich standard errors and scaled test statistics.
+"""Robust ML for non-normal data: sandwich standard errors, scaled test statistics, robust fit
+indices and scaled difference tests.
 
 The estimates are the ML ones; the estimator changes the covariance matrix of the estimates and
 adds a scaled test statistic, with lavaan 0.6's defaults:
@@ -42,6 +43,11 @@ Scaled versions of the ML chi-square T on d degrees of freedom:
 With d = 0 the scaling factor is undefined (NaN) and the statistic is T, as in lavaan.  The
 baseline model (baseline.py: Σ₀ = blockdiag(diag(S_yy), S_xx), μ₀ = ȳ) is scaled the same way;
 its information Δ₀ᵀ W(Σ₀) Δ₀ is both expected and observed at its MLE.
+
+Robust CFI/TLI/RNI/RMSEA replace T - d by T - ĉ d in the ML statistic (Brosseau-Liard, Savalei
+& Li 2012; Brosseau-Liard & Savalei 2014; ĉ for scaled.shifted: Savalei 2018); under FIML, T
+and ĉ are Zhang & Savalei's (2023) corrected ones (``fiml_corrected``).  Nested fits are
+compared by ``scaled_difference`` (Satorra 2000; Satorra & Bentler 2001, 2010).
 """
 
 from __future__ import annotations
@@ -54,6 +60,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 from scipy import stats
+from scipy.linalg import null_space
 
 from . import fit_measures as fm, linalg, objective
 from .baseline import baseline
@@ -62,7 +69,7 @@ from .identification import n_moments
 
 TESTS = {"MLM": "satorra.bentler", "MLMVS": "mean.var.adjusted", "MLMV": "scaled.shifted",
          "MLR": "yuan.bentler.mplus"}
-DIFFERENCE_METHODS = ("satorra.bentler.2001", "satorra.bentler.2010")
+DIFFERENCE_METHODS = ("satorra.bentler.2001", "satorra.bentler.2010", "satorra.2000")
 
 
 class ScaledTest(NamedTuple):
@@ -81,13 +88,16 @@ class ScaledTest(NamedTuple):
 
 
 class ScaledDifference(NamedTuple):
-    """Scaled chi-square difference test: lavTestLRT's Chisq diff, Df diff, Pr(>Chisq) and cd."""
+    """Scaled chi-square difference test: lavTestLRT's Chisq diff, Df diff and Pr(>Chisq);
+    chisq_diff = (T0 - T1)/scaling_factor + shift_parameter (shift NaN, i.e. 0, but for
+    "satorra.2000", whose 1/scaling_factor and shift are lavTestLRT's "scale" and "shift")."""
 
     method: str
     chisq_diff: float
     df_diff: int
     pvalue: float
     scaling_factor: float
+    shift_parameter: float
 
 
 class _Point(NamedTuple):
@@ -169,13 +179,19 @@ def scores(y: jnp.ndarray, mu: jnp.ndarray, sigma: jnp.ndarray, meanstructure: b
     if bool(jnp.all(observed)):
         inv = jnp.broadcast_to(jnp.linalg.inv(sigma), (n, p, p))
     else:
-        o = observed.astype(sigma.dtype)
-        masks = o[:, :, None] * o[:, None, :]
-        inv = jax.vmap(lambda m, oi: linalg.inverse(sigma * m + jnp.diag(1.0 - oi)) * m)(masks, o)
+        inv = _observed_inverses(sigma, observed)
     c = jnp.einsum("nab,nb->na", inv, jnp.where(observed, y - mu[None, :], 0.0))
     outer = (c[:, :, None] * c[:, None, :]).reshape(n, p * p) - inv.reshape(n, p * p)
     s = 0.5 * outer @ jnp.asarray(duplication(p))
     return jnp.concatenate([c, s], axis=1) if meanstructure else s
+
+
+@jax.jit
+def _observed_inverses(sigma: jnp.ndarray, observed: jnp.ndarray) -> jnp.ndarray:
+    """(Σ_oo)⁻¹ of each row's observed variables o, zero-filled (n x p x p; compiled)."""
+    o = observed.astype(sigma.dtype)
+    masks = o[:, :, None] * o[:, None, :]
+    return jax.vmap(lambda m, oi: linalg.inverse(sigma * m + jnp.diag(1.0 - oi)) * m)(masks, o)
 
 
 # -- the model and the baseline model at a parameter value --------------------------------------
@@ -197,14 +213,28 @@ def _model_point(fit, x: np.ndarray) -> _Point:
     hessian = fit.engine.observed_hessian_z if observed else fit.engine.hessian_z
     sigma, mu = fit.engine.implied(xj, fit.moments)
     mu = mu if fit.spec.meanstructure else fit.moments.xbar
-    jac = np.asarray(_jacobian(fit.engine, fit.spec.meanstructure)(xj, fit.moments))
     info = np.asarray(hessian(jnp.asarray(z), fit.moments)) / 2
-    return _Point(np.asarray(sigma), np.asarray(mu), jac @ fit.reparam.basis, info)
+    return _Point(np.asarray(sigma), np.asarray(mu), _delta(fit, xj), info)
+
+
+def _delta(fit, x: jnp.ndarray) -> np.ndarray:
+    """Δ = ∂m/∂zᵀ at the parameters x (which satisfy the constraints)."""
+    jac = np.asarray(_jacobian(fit.engine, fit.spec.meanstructure)(x, fit.moments))
+    return jac @ fit.reparam.basis
 
 
 def _covariates(fit) -> np.ndarray:
     """Mask of the exogenous observed covariates in ``spec.ov``."""
     return np.isin(fit.spec.ov, fit.partable.variables.ov_x)
+
+
+def _model_moments(fit) -> np.ndarray:
+    """Mask of the h1 moments m that are not the fixed.x covariates' own (their means,
+    variances and covariances, which every model reproduces exactly)."""
+    fixed = _covariates(fit) & fit.options.fixed_x
+    rows, cols = vech_index(fit.spec.p)
+    keep = ~(fixed[rows] & fixed[cols])
+    return np.concatenate([~fixed, keep]) if fit.spec.meanstructure else keep
 
 
 def _fixed_x_idx(fit) -> tuple[int, ...]:
@@ -222,10 +252,10 @@ def _baseline_point(fit) -> _Point:
     sigma = np.diag(np.diag(s))
     sigma[np.ix_(is_x, is_x)] = s[np.ix_(is_x, is_x)]
     rows, cols = vech_index(fit.spec.p)
-    fixed = is_x if fit.options.fixed_x else np.zeros_like(is_x)
-    free = ((rows == cols) | (is_x[rows] & is_x[cols])) & ~(fixed[rows] & fixed[cols])
+    free = (rows == cols) | (is_x[rows] & is_x[cols])
     if fit.spec.meanstructure:
-        free = np.concatenate([~fixed, free])
+        free = np.concatenate([np.ones(fit.spec.p, bool), free])
+    free &= _model_moments(fit)
     delta = np.eye(free.size)[:, free]
     if fit.moments.patterns is None:
         info = delta.T @ np.asarray(weight(jnp.asarray(sigma), fit.spec.meanstructure)) @ delta
@@ -241,6 +271,9 @@ def _check(fit, test: str | None = None) -> str:
     if test not in TESTS.values():
         raise ModelError(f"no scaled test for estimator={fit.options.estimator!r}; choose test= "
                          f"one of {', '.join(map(repr, TESTS.values()))}")
+    if fit.moments.patterns is not None and test != "yuan.bentler.mplus":
+        raise ModelError(f"test={test!r} needs complete data; with missing='ml' the scaled test is "
+                         "'yuan.bentler.mplus' (estimator='MLR')")
     if fit.data.rows is None:
         raise DataError(f"estimator={fit.options.estimator!r} needs the raw data (data=...): a "
                         "covariance matrix does not carry the fourth-order moments")
@@ -282,9 +315,13 @@ def _traces(fit, point: _Point, gam: np.ndarray, test: str) -> tuple[float, floa
         h0 = float(np.trace(np.linalg.solve(point.info, b)))
         if fit.moments.patterns is None:
             h1 = float(np.sum(np.asarray(weight(fit.moments.s, fit.spec.meanstructure)) * gam))
-        else:  # FIML: observed information and scores of the unrestricted model at the EM moments
+        else:  # FIML: observed information and scores of the unrestricted model at the EM
+            # moments, without the fixed covariates' own moments
             em = point._replace(sigma=np.asarray(fit.moments.s), mu=np.asarray(fit.moments.xbar), delta=None)
-            h1 = float(np.trace(np.linalg.solve(_h1_information(fit, em), _meat(fit, em, gam, True))))
+            rows = _model_moments(fit)
+            keep = np.ix_(rows, rows)
+            info, meat = _h1_information(fit, em)[keep], _meat(fit, em, gam, True)[keep]
+            h1 = float(np.trace(np.linalg.solve(info, meat)))
         return h1 - h0, np.nan, h1, h0
     w = np.asarray(weight(jnp.asarray(point.sigma), fit.spec.meanstructure))
     wd = w @ point.delta
@@ -295,15 +332,21 @@ def _traces(fit, point: _Point, gam: np.ndarray, test: str) -> tuple[float, floa
 def _h1_information(fit, point: _Point) -> np.ndarray:
     """Observed unit information of the unrestricted moments m = (μ, vech Σ) under incomplete
     data, -(1/N) ∂² log L/∂m ∂mᵀ = ½ ∂² F_FIML/∂m ∂mᵀ, at the point's moments."""
-    p = fit.spec.p
+    m0 = h1_vector(jnp.asarray(point.sigma), jnp.asarray(point.mu), True)
+    return np.asarray(_fiml_h1_hessian(m0, fit.moments))
+
+
+@jax.jit
+def _fiml_h1_hessian(m0: jnp.ndarray, moments) -> jnp.ndarray:
+    """½ ∂² F_FIML/∂m ∂mᵀ at m0 (compiled once per data shape)."""
+    p = moments.s.shape[0]
     rows, cols = vech_index(p)
 
     def half_f(m):
         sigma = jnp.zeros((p, p)).at[rows, cols].set(m[p:]).at[cols, rows].set(m[p:])
-        return objective.f_fiml(sigma, m[:p], fit.moments) / 2.0
+        return objective.f_fiml(sigma, m[:p], moments) / 2.0
 
-    m0 = h1_vector(jnp.asarray(point.sigma), jnp.asarray(point.mu), True)
-    return np.asarray(jax.hessian(half_f)(m0))
+    return jax.hessian(half_f)(m0)
 
 
 def _scale(test: str, stat: float, df: int, traces, n_h1: int, n_free: int) -> ScaledTest:
@@ -337,22 +380,22 @@ def scaled_test(fit, test: str | None = None) -> ScaledTest:
     to raw data.
     """
     test = _check(fit, test)
-    return _model_test(fit, test, _gamma_of(fit))
+    return _model_test(fit, test, _gamma_of(fit), _model_point(fit, fit.x))
 
 
 def baseline_scaled_test(fit, test: str | None = None) -> ScaledTest:
     """The same scaled test for the baseline (independence) model of ``fit``."""
     test = _check(fit, test)
-    return _baseline_test(fit, test, _gamma_of(fit))
+    return _baseline_test(fit, test, _gamma_of(fit), _baseline_point(fit))
 
 
-def _model_test(fit, test: str, gam: np.ndarray) -> ScaledTest:
-    traces = _traces(fit, _model_point(fit, fit.x), gam, test)
+def _model_test(fit, test: str, gam: np.ndarray, point: _Point) -> ScaledTest:
+    traces = _traces(fit, point, gam, test)
     return _scale(test, fit.chisq, fit.df, traces, _n_h1(fit), fit.n_free)
 
 
-def _baseline_test(fit, test: str, gam: np.ndarray) -> ScaledTest:
-    base, point = _baseline_of(fit), _baseline_point(fit)
+def _baseline_test(fit, test: str, gam: np.ndarray, point: _Point) -> ScaledTest:
+    base = _baseline_of(fit)
     traces = _traces(fit, point, gam, test)
     return _scale(test, base.chisq, base.df, traces, _n_h1(fit), point.delta.shape[1])
 
@@ -423,12 +466,12 @@ def fit_measures(fit, test: str | None = None) -> pd.Series:
     The ML entries (chisq, cfi, rmsea, srmr, ...) are unchanged by the estimator and come from
     fit_measures.py.  "robust" entries exist for satorra.bentler, yuan.bentler.mplus and
     scaled.shifted (as in lavaan); the RMSEA interval and tests at level 0.90, h0 0.05 and 0.08.
-    With incomplete data (FIML) the robust entries are NaN: lavaan computes them there by a
-    different method (Savalei's), which sem_engine does not implement yet.
+    With incomplete data (FIML) they use the corrected statistics of ``fiml_corrected``.
     """
     test = _check(fit, test)
     gam = _gamma_of(fit)  # once for the model and its baseline
-    t, t0 = _model_test(fit, test, gam), _baseline_test(fit, test, gam)
+    point, base = _model_point(fit, fit.x), _baseline_point(fit)
+    t, t0 = _model_test(fit, test, gam, point), _baseline_test(fit, test, gam, base)
     x2, df, n = fit.chisq, fit.df, fit.n_eff
     x20, df0 = _baseline_of(fit)
     robust = t.test in ("satorra.bentler", "yuan.bentler.mplus", "scaled.shifted")
@@ -438,7 +481,12 @@ def fit_measures(fit, test: str | None = None) -> pd.Series:
            "baseline_chisq_scaled": t0.stat, "baseline_df_scaled": t0.df,
            "baseline_pvalue_scaled": t0.pvalue, "baseline_chisq_scaling_factor": t0.scaling_factor,
            "cfi_scaled": fm.cfi(*scaled), "tli_scaled": fm.tli(*scaled)}
-    c, c0 = (_robust_c(t, df), _robust_c(t0, df0)) if robust else (np.nan, np.nan)
+    if fit.moments.patterns is not None:  # T, T₀ at the EM moments, c-hats of Zhang & Savalei
+        x2, c, x20, c0 = fiml_corrected(fit, point, base)
+        rmsea_scaled_stat, c_ci = x2 / c, c
+    elif robust:
+        c, c0 = _robust_c(t, df), _robust_c(t0, df0)
+        rmsea_scaled_stat, c_ci = t.stat, t.scaling_factor
     if robust:
         out.update(cfi_robust=cfi_robust(x2, df, x20, df0, c, c0),
                    tli_robust=tli_robust(x2, df, x20, df0, c, c0))
@@ -448,11 +496,9 @@ def fit_measures(fit, test: str | None = None) -> pd.Series:
         out.update(nnfi_robust=out["tli_robust"], rni_robust=rni_robust(x2, df, x20, df0, c, c0))
     if t.test == "yuan.bentler.mplus" and df > 0:  # lavaan leaves them out when df = 0
         out.update(scaling_factor_h1=t.scaling_factor_h1, scaling_factor_h0=t.scaling_factor_h0)
-    out.update(_rmsea_scaled(t, x2, df, n))
+    out.update(_rmsea_scaled(t, fit.chisq, df, n))
     if robust:
-        out.update(_rmsea_robust(t, x2, df, n, c))
-    if fit.moments.patterns is not None:
-        out.update({k: np.nan for k in out if k.endswith("_robust")})
+        out.update(_rmsea_robust(x2, df, n, c, rmsea_scaled_stat, c_ci))
     return pd.Series(out, dtype=float)
 
 
@@ -470,14 +516,57 @@ def _rmsea_scaled(t: ScaledTest, x2: float, df: int, n: float) -> dict[str, floa
                             fm.rmsea_close_pvalue(x2s, dfs, n), fm.rmsea_notclose_pvalue(x2s, dfs, n))))
 
 
-def _rmsea_robust(t: ScaledTest, x2: float, df: int, n: float, c: float) -> dict[str, float]:
-    """Robust RMSEA and its interval and tests: the scaled statistic with n/ĉ (Savalei 2018)."""
-    lower, upper = fm.rmsea_ci(t.stat, df, n)  # (0, 0) when df < 1, whatever ĉ
-    root = np.sqrt(t.scaling_factor) if df >= 1 else 1.0
+def _rmsea_robust(x2: float, df: int, n: float, c: float, scaled: float, c_ci: float) -> dict[str, float]:
+    """Robust RMSEA of T with ĉ = ``c``, and its interval and tests from the scaled statistic
+    ``scaled`` on n/``c_ci``: λ bounds of ``scaled`` give sqrt(c_ci λ/(n d)) (Savalei 2018)."""
+    if np.isfinite(scaled):
+        lower, upper = fm.rmsea_ci(scaled, df, n)  # (0, 0) when df < 1, whatever ĉ
+    else:
+        lower = upper = np.nan
+    root = np.sqrt(c_ci) if df >= 1 else 1.0
     return {"rmsea_robust": rmsea_robust(x2, df, n, c), "rmsea_ci_lower_robust": root * lower,
             "rmsea_ci_upper_robust": root * upper,
-            "rmsea_pvalue_robust": fm.rmsea_close_pvalue(t.stat, df, n / t.scaling_factor),
-            "rmsea_notclose_pvalue_robust": fm.rmsea_notclose_pvalue(t.stat, df, n / t.scaling_factor)}
+            "rmsea_pvalue_robust": fm.rmsea_close_pvalue(scaled, df, n / c_ci),
+            "rmsea_notclose_pvalue_robust": fm.rmsea_notclose_pvalue(scaled, df, n / c_ci)}
+
+
+def fiml_corrected(fit, point: _Point, base: _Point) -> tuple[float, float, float, float]:
+    """(T, ĉ, T₀, ĉ₀) of the robust fit measures under incomplete data (FIML; Zhang & Savalei
+    2023, "FIML-corrected" version 3, lavaan's choice when a scaled test is reported).
+
+    With the EM moments (S̃, μ̃) of the unrestricted model as if they were complete-data sample
+    moments: T = N F_ML(S̃, μ̃; Σ̂, μ̂) at the FIML estimates (T₀: baseline model), and
+
+        W_m = observed unit information of m under the incomplete data, at (S̃, μ̃)
+        J_m = mean outer product of the casewise scores at (S̃, μ̃)
+        W_c = W(S̃) (complete-data information at S̃),  Γ = W_m⁻¹ J_m W_m⁻¹
+        U   = W_m - W_m Δ (Δᵀ W_m Δ)⁻¹ Δᵀ W_m
+        ĉ   = tr(U W_m⁻¹ W_c W_m⁻¹ U Γ)/d
+
+    Δ, d: the model's (or the baseline model's) Jacobian at its estimates and df; with fixed.x
+    covariates every matrix drops the rows and columns of their own moments.  With d = 0, ĉ is
+    k/0 = inf as in lavaan (k ≥ 0 is rounding noise there), so that the indices take their ML
+    forms (CFI = TLI = RNI = 1, RMSEA 0 with interval (0, 0), no p-values).  Zhang, X. &
+    Savalei, V. (2023), New computations for RMSEA and CFI following FIML and TS estimation
+    with missing data, Psychological Methods 28(2), 263-283.
+    """
+    em = _Point(np.asarray(fit.moments.s), np.asarray(fit.moments.xbar), None, None)
+    rows = _model_moments(fit)
+    keep = np.ix_(rows, rows)
+    wm = _h1_information(fit, em)[keep]
+    wm_inv = np.linalg.inv(wm)
+    gam = wm_inv @ _meat(fit, em, None, huber_white=True)[keep] @ wm_inv
+    middle = wm_inv @ np.asarray(weight(jnp.asarray(em.sigma), True))[keep] @ wm_inv
+    complete = fit.moments._replace(patterns=None)
+
+    def corrected(at: _Point, df: int) -> tuple[float, float]:
+        stat = fit.n_eff * float(objective.f_ml(jnp.asarray(at.sigma), jnp.asarray(at.mu), complete, True))
+        delta = at.delta[rows]
+        wd = wm @ delta
+        u = wm - wd @ np.linalg.solve(delta.T @ wd, wd.T)
+        return stat, float(np.sum((u @ middle @ u) * gam)) / df if df > 0 else np.inf
+
+    return (*corrected(point, fit.df), *corrected(base, _baseline_of(fit).df))
 
 
 # -- scaled chi-square difference tests --------------------------------------------------------
@@ -499,11 +588,18 @@ def m10_parameters(free, restricted) -> np.ndarray:
     return np.array([values.get(k, 0.0) for k in keys])
 
 
-def scaled_difference(fit_a, fit_b, method: str = "satorra.bentler.2001") -> ScaledDifference:
-    """Scaled chi-square difference test of two nested MLM or MLR fits to the same data.
+def default_difference_method(estimator: str) -> str:
+    """lavTestLRT's default method: "satorra.2000" for the mean-and-variance adjusted tests
+    (MLMV, MLMVS), "satorra.bentler.2001" otherwise."""
+    return "satorra.2000" if estimator in ("MLMV", "MLMVS") else "satorra.bentler.2001"
 
-    Like ``lavTestLRT(fit_a, fit_b, method=method)``; the model with more df is the restricted
-    one (M0, statistic T0, df r0, scaling factor c0), the other M1 (T1, r1, c1):
+
+def scaled_difference(fit_a, fit_b, method: str | None = None) -> ScaledDifference:
+    """Scaled chi-square difference test of two nested robust fits to the same data.
+
+    Like ``lavTestLRT(fit_a, fit_b, method=method)`` (default: ``default_difference_method``);
+    the model with more df is the restricted one (M0, statistic T0, df r0, scaling factor c0),
+    the other M1 (T1, r1, c1).  For MLM and MLR fits:
 
         cd = (r0 c0 - r1 c1)/(r0 - r1),   T_d = (T0 - T1)/cd  on r0 - r1 df
 
@@ -511,20 +607,31 @@ def scaled_difference(fit_a, fit_b, method: str = "satorra.bentler.2001") -> Sca
     "satorra.bentler.2010": c1 is M1's scaling factor evaluated at M0's estimates (M10, see
     ``m10_parameters``), which keeps cd positive: Satorra & Bentler (2010).  As in lavaan, it is
     NaN when M1 is saturated, a negative cd gives NaN, and equal df give T0 - T1 with no p-value.
+    "satorra.2000" (any robust estimator; complete data): see ``_satorra_2000``.
     The caller checks that both were fitted to the same data (compare.py does).
     """
+    estimators = {fit_a.options.estimator, fit_b.options.estimator}
+    method = default_difference_method(fit_a.options.estimator) if method is None else method
     if method not in DIFFERENCE_METHODS:
         raise ModelError(f"method={method!r} is not supported; choose one of "
                          f"{', '.join(map(repr, DIFFERENCE_METHODS))}")
-    estimators = {fit_a.options.estimator, fit_b.options.estimator}
-    if len(estimators) != 1 or not estimators <= {"MLM", "MLR"}:
-        raise ModelError("a scaled difference test needs two fits with the same estimator, 'MLM' "
-                         f"or 'MLR' (got {' and '.join(sorted(estimators))}); refit both")
+    allowed = set(TESTS) if method == "satorra.2000" else {"MLM", "MLR"}
+    if len(estimators) != 1 or not estimators <= allowed:
+        raise ModelError(f"method={method!r} needs two fits with the same estimator, one of "
+                         f"{', '.join(map(repr, sorted(allowed)))} (got {' and '.join(sorted(estimators))}); "
+                         "refit both")
+    if method == "satorra.2000" and fit_a.moments.patterns is not None:
+        raise ModelError("method='satorra.2000' needs complete data (Γ of the raw rows); with "
+                         "missing='ml' use 'satorra.bentler.2001'")
     free, restricted = sorted((fit_a, fit_b), key=lambda f: f.df)
     r0, r1 = restricted.df, free.df
     diff = restricted.chisq - free.chisq
     if r0 == r1:
-        return ScaledDifference(method, diff, 0, np.nan, np.nan)
+        return ScaledDifference(method, diff, 0, np.nan, np.nan, np.nan)
+    if method == "satorra.2000":
+        factor, shift = _satorra_2000(free, restricted)
+        stat = diff / factor + shift
+        return ScaledDifference(method, stat, r0 - r1, float(stats.chi2.sf(stat, r0 - r1)), factor, shift)
     c0 = scaled_test(restricted).scaling_factor
     if method == "satorra.bentler.2001":
         c1 = 1.0 if r1 == 0 else scaled_test(free).scaling_factor
@@ -536,4 +643,33 @@ def scaled_difference(fit_a, fit_b, method: str = "satorra.bentler.2001") -> Sca
     cd = (r0 * c0 - r1 * c1) / (r0 - r1)
     cd = cd if cd >= 0 else np.nan
     stat = diff / cd
-    return ScaledDifference(method, stat, r0 - r1, float(stats.chi2.sf(stat, r0 - r1)), cd)
+    return ScaledDifference(method, stat, r0 - r1, float(stats.chi2.sf(stat, r0 - r1)), cd, np.nan)
+
+
+def _satorra_2000(free, restricted) -> tuple[float, float]:
+    """Scale 1/a and shift b of Satorra's (2000) scaled-and-shifted difference test,
+    T_d = a (T0 - T1) + b on m = r0 - r1 df (lavTestLRT's method "satorra.2000" with its default
+    scaled.shifted = TRUE).  Satorra, A. (2000), Scaled and adjusted restricted tests in
+    multi-sample analysis of moment structures, in Heijmans, Pollock & Satorra (eds.),
+    Innovations in Multivariate Statistical Analysis, 233-247; the shift as in Asparouhov &
+    Muthén (2010).
+
+    At M1's estimates (Δ₁, information P, W = W(Σ̂₁), Γ): the restrictions are the rows of A,
+    an orthonormal basis of the orthogonal complement of the columns of H = Δ₁⁺ Δ₀ (Δ₀: M0's
+    Jacobian at its own estimates; the "delta" method of lavaan's lav_test_diff_A), and
+
+        U = W Δ₁ P⁻¹Aᵀ (A P⁻¹ Aᵀ)⁺ A P⁻¹ Δ₁ᵀ W,  a = sqrt(m/tr((UΓ)²)),  b = m - a tr(UΓ).
+
+    Δ's are in the constrained coordinates z (invariant to the choice of basis).
+    """
+    _check(free)
+    point = _model_point(free, free.x)
+    h = np.linalg.pinv(point.delta) @ _delta(restricted, jnp.asarray(restricted.x))
+    a = null_space(h.T).T
+    pa = np.linalg.solve(point.info, a.T)
+    wd = np.asarray(weight(jnp.asarray(point.sigma), free.spec.meanstructure)) @ point.delta
+    wdpa = wd @ pa
+    ug = wdpa @ np.linalg.pinv(a @ pa) @ wdpa.T @ _gamma_of(free)
+    m = restricted.df - free.df
+    scale = np.sqrt(m / np.sum(ug * ug.T))
+    return 1.0 / scale, m - scale * np.trace(ug)

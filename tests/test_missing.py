@@ -63,8 +63,12 @@ def test_fit_measures_equal_lavaans(case):
                      "baseline_chisq_scaled", "baseline_chisq_scaling_factor", "cfi_scaled", "tli_scaled",
                      "rmsea_scaled", "rmsea_ci_lower_scaled", "rmsea_ci_upper_scaled"]:
             assert got[name] == pytest.approx(ref[name], rel=1e-6), name
-        # lavaan's robust CFI/TLI/RMSEA under missing data use another method: not given (NaN)
-        assert np.isnan(got[["cfi_robust", "tli_robust", "rmsea_robust"]]).all()
+        # robust CFI/TLI/RMSEA (Zhang & Savalei's FIML-corrected statistics) use the EM moments
+        # directly, which lavaan's default em.h1.tol = 1e-5 leaves ~5e-6 short: agreement ~2e-5
+        # (the close-fit p-value 4e-4); test_robust.py checks them to 1e-6 against lavaan with
+        # its EM iterated to convergence
+        for name in [k for k in got.index if k.endswith("_robust")]:
+            assert got[name] == pytest.approx(ref[name], rel=1e-3 if "pvalue" in name else 1e-4), name
     # SRMR uses the EM moments, which lavaan iterates to a looser tolerance (differences ~1e-6)
     assert got["srmr"] == pytest.approx(ref["srmr"], abs=1e-5)
 

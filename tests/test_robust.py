@@ -1,6 +1,7 @@
 """Robust ML (MLM, MLR, MLMV, MLMVS) against lavaan 0.6 (tests/reference/robust/)."""
 
 import re
+import warnings
 from functools import lru_cache
 
 import jax
@@ -18,19 +19,32 @@ FIXTURES = "robust"
 # mediation: a fixed.x covariate (X), a mean structure and df = 0 (lavaan leaves the model's
 # scaling factor undefined; its baseline model is scaled as usual).
 CASES = ["hs_cfa", "poldem", "mediation"]
-FITS = [(case, est) for case in CASES + ["hs_cfa_orthogonal", "hs_cfa_wishart"]
-        for est in ("MLM", "MLR")]
+# hs_cfa_equal: equal loadings (shared labels).  FIML: MLR with missing="ml" and lavaan's EM
+# iterated to convergence (em.h1.tol = 1e-12); mimic_fiml has a fixed.x covariate with holes
+# (its 39 rows are dropped, with a DataWarning); hs_fiml_saturated has df = 0
+FIML = {"hs_fiml": ("hs_cfa/model.lav", "missing/hs_missing.csv"),
+        "mimic_fiml": ("missing/mimic_fiml/model.lav", "missing/mimic_missing.csv"),
+        "hs_fiml_saturated": ("robust/hs_fiml_saturated.lav", "missing/hs_missing.csv")}
+FITS = [(case, est) for case in CASES + ["hs_cfa_orthogonal", "hs_cfa_wishart", "hs_cfa_equal"]
+        for est in ("MLM", "MLR")] + [(case, "MLR") for case in FIML]
 ROBUST_NAMES = re.compile(r"scaled|robust|scaling")
 
 
 def model_text(case: str) -> str:
-    return (REFERENCE / case / "model.lav").read_text()
+    own = REFERENCE / FIXTURES / f"{case}.lav"  # models of the robust fixtures only
+    return (own if own.exists() else REFERENCE / case / "model.lav").read_text()
 
 
 @lru_cache(maxsize=None)
 def robust_fit(case: str, estimator: str) -> se.Fit:
-    """A core reference case fitted with ``estimator`` and lavaan's default information for it."""
-    return se.sem(model_text(case), **fit_kwargs(case), estimator=estimator)
+    """A reference case fitted with ``estimator`` and lavaan's default information for it."""
+    if case in FIML:
+        model, data = (REFERENCE / path for path in FIML[case])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", se.DataWarning)
+            return se.sem(model.read_text(), data=pd.read_csv(data), missing="ml", estimator=estimator)
+    kwargs = fit_kwargs("hs_cfa" if case == "hs_cfa_equal" else case)
+    return se.sem(model_text(case), **kwargs, estimator=estimator)
 
 
 def lavaan_measures(name: str) -> pd.Series:
@@ -130,6 +144,18 @@ def test_fit_measures(case, estimator):
     assert_close(ours, ref, what=f"{name} fit measures")
 
 
+@pytest.mark.parametrize("case", FIML)
+def test_fiml_robust_fit_measures_to_1e6(case):
+    """Robust CFI/TLI/RNI/RMSEA under FIML (Zhang & Savalei's corrected statistics): relative 1e-6."""
+    ours = robust.fit_measures(robust_fit(case, "MLR"))
+    ref = lavaan_measures(f"{case}_MLR")
+    ref.index = ref.index.str.replace(".", "_", regex=False)
+    robust_names = [k for k in ours.index if k.endswith("_robust")]
+    assert len(robust_names) == 9
+    for k in robust_names:
+        assert ours[k] == pytest.approx(ref[k], rel=1e-6, abs=0, nan_ok=True), k
+
+
 @pytest.mark.parametrize("case", ["hs_cfa", "poldem"])
 @pytest.mark.parametrize("estimator", ["MLMV", "MLMVS"])
 def test_mean_variance_adjusted_tests(case, estimator):
@@ -163,12 +189,27 @@ def test_scaled_difference(row):
     restricted = robust_fit(ref["restricted"], ref["estimator"])
     free = robust_fit(ref["unrestricted"], ref["estimator"])
     assert (restricted.df, free.df) == (ref["Df_restricted"], ref["Df_unrestricted"])
+    shifted = ref["method"] == "satorra.2000"  # lavaan reports the scale a = 1/factor and shift b
+    expected = ref[["Chisq_diff", "Pr_gt_Chisq"]].tolist()
+    expected += [1 / ref["scale"], ref["shift"]] if shifted else [ref["scaling_factor"], np.nan]
     for a, b in ((restricted, free), (free, restricted)):  # order does not matter
         ours = robust.scaled_difference(a, b, ref["method"])
         assert ours.df_diff == ref["Df_diff"]
-        assert_close([ours.chisq_diff, ours.pvalue, ours.scaling_factor],
-                     ref[["Chisq_diff", "Pr_gt_Chisq", "scaling_factor"]].to_numpy(dtype=float),
-                     what=f"row {row}")
+        got = [ours.chisq_diff, ours.pvalue, ours.scaling_factor, ours.shift_parameter]
+        tol = {"rel": 1e-6, "abs": 1e-12} if shifted else {"rel": 1e-5, "abs": 1e-5}
+        assert got == pytest.approx(expected, nan_ok=True, **tol), f"row {row}"
+
+
+@pytest.mark.parametrize("estimator", ["MLMV", "MLMVS"])
+def test_compare_defaults_to_satorra_2000_like_lavtestlrt(estimator):
+    """se.compare() of MLMV / MLMVS fits: lavTestLRT's default method, Satorra (2000) scaled and shifted."""
+    ref = DIFFERENCES.set_index(["estimator", "method"]).loc[(estimator, "satorra.2000")]
+    table = se.compare(robust_fit("hs_cfa", estimator), robust_fit("hs_cfa_equal", estimator),
+                       names=["hs_cfa", "hs_cfa_equal"])
+    row = table.loc["hs_cfa_equal"]
+    assert row["Df_diff"] == ref["Df_diff"]
+    assert [row["Chisq_diff"], row["pvalue"]] == pytest.approx([ref["Chisq_diff"], ref["Pr_gt_Chisq"]],
+                                                                rel=1e-6, abs=0)
 
 
 # -- errors --------------------------------------------------------------------------------------
@@ -181,8 +222,19 @@ def test_robust_needs_raw_data():
 def test_scaled_difference_refuses_bad_input():
     mlm, mlr = robust_fit("hs_cfa", "MLM"), robust_fit("hs_cfa", "MLR")
     with pytest.raises(ModelError, match="method"):
-        robust.scaled_difference(mlm, mlm, "satorra.2000")
+        robust.scaled_difference(mlm, mlm, "satorra.1999")
     with pytest.raises(ModelError, match="same estimator"):
         robust.scaled_difference(mlm, mlr)
+    with pytest.raises(ModelError, match="same estimator"):
+        robust.scaled_difference(robust_fit("hs_cfa", "MLMV"), robust_fit("hs_cfa_equal", "MLMV"),
+                                 "satorra.bentler.2001")
     with pytest.raises(ModelError, match="test="):
         robust.scaled_test(mlm, "browne.residual.adf")
+
+
+def test_fiml_refuses_what_needs_complete_data():
+    fiml = robust_fit("hs_fiml", "MLR")
+    with pytest.raises(ModelError, match="complete data"):
+        robust.scaled_test(fiml, "satorra.bentler")
+    with pytest.raises(ModelError, match="complete data"):
+        robust.scaled_difference(fiml, fiml, "satorra.2000")

@@ -1,8 +1,8 @@
 #!/usr/bin/env Rscript
 ## ---------------------------------------------------------------------------
 ## Reference fixtures for sem_engine's robust ML (estimator = "MLM", "MLR",
-## "MLMV", "MLMVS"; complete data), produced by lavaan.  Run from the
-## repository root:
+## "MLMV", "MLMVS"; complete data, and MLR with missing = "ml"), produced by
+## lavaan.  Run from the repository root:
 ##
 ##     Rscript tests/reference/make_robust_fixtures.R
 ##
@@ -22,6 +22,15 @@ HS <- read.csv("sem_engine/datasets/holzinger_swineford_1939.csv", stringsAsFact
 PD <- read.csv("sem_engine/datasets/political_democracy.csv", stringsAsFactors = FALSE)
 model_text <- function(case) paste(readLines(file.path("tests/reference", case, "model.lav")),
                                    collapse = "\n")
+## hs_cfa with equal loadings within each factor (3 restrictions): nested in hs_cfa
+HS_EQUAL <- paste("visual =~ x1 + a*x2 + a*x3", "textual =~ x4 + b*x5 + b*x6",
+                  "speed =~ x7 + c*x8 + c*x9", sep = "\n")
+## Holzinger-Swineford with values deleted at random (make_missing_fixtures.R): x1-x9 (12%), and
+## x1-x6 and the covariate ageyr (10%; lavaan drops the 39 rows missing ageyr under fixed.x)
+HS_MISSING <- read.csv("tests/reference/missing/hs_missing.csv")
+MIMIC_MISSING <- read.csv("tests/reference/missing/mimic_missing.csv")
+FIML_OPTS <- list(missing = "ml", em.h1.tol = 1e-12, em.h1.iter.max = 10000L)
+HS_SATURATED <- "f =~ x1 + x2 + x3"   # df = 0 (one row with none of x1-x3 is dropped)
 
 ## ------------------------------ writers -------------------------------------
 source("tests/reference/common.R")   # fmt(), write_df(), write_matrix(), polish()
@@ -36,14 +45,27 @@ CASES <- list(
                               opts = list(likelihood = "wishart")),
   poldem               = list(model = model_text("poldem"), fun = "sem", data = PD, opts = list()),
   mediation            = list(model = model_text("mediation"), fun = "sem",
-                              data = read.csv("tests/reference/mediation/data.csv"), opts = list())
+                              data = read.csv("tests/reference/mediation/data.csv"), opts = list()),
+  hs_cfa_equal         = list(model = HS_EQUAL, fun = "cfa", data = HS, opts = list()),
+  ## FIML with the EM (h1) moments iterated to convergence: lavaan's default em.h1.tol = 1e-5
+  ## (largest change of any moment) leaves them ~5e-6 short, which moves the robust RMSEA by
+  ## 2e-5 (relative) and its close-fit p-value by 4e-4
+  hs_fiml              = list(model = model_text("hs_cfa"), fun = "sem", data = HS_MISSING,
+                              opts = FIML_OPTS),
+  mimic_fiml           = list(model = model_text("missing/mimic_fiml"), fun = "sem",
+                              data = MIMIC_MISSING, opts = FIML_OPTS),
+  hs_fiml_saturated    = list(model = HS_SATURATED, fun = "sem", data = HS_MISSING, opts = FIML_OPTS)
 )
 ESTIMATORS <- list(
   hs_cfa = c("MLM", "MLR", "MLMV", "MLMVS"),
   hs_cfa_orthogonal = c("MLM", "MLR"),
   hs_cfa_wishart = c("MLM", "MLR"),
   poldem = c("MLM", "MLR", "MLMV", "MLMVS"),
-  mediation = c("MLM", "MLR")
+  mediation = c("MLM", "MLR"),
+  hs_cfa_equal = c("MLM", "MLR", "MLMV", "MLMVS"),
+  hs_fiml = "MLR",
+  mimic_fiml = "MLR",
+  hs_fiml_saturated = "MLR"
 )
 
 ## nlminb's default stopping rule leaves Political Democracy's y2~~y4 1.2e-4 short of the
@@ -90,6 +112,8 @@ dump_fit <- function(fit, dir) {
 ## regenerate everything but the README
 dir.create(OUT, showWarnings = FALSE, recursive = TRUE)
 unlink(setdiff(list.files(OUT, full.names = TRUE), file.path(OUT, "README.md")), recursive = TRUE)
+writeLines(HS_EQUAL, file.path(OUT, "hs_cfa_equal.lav"))
+writeLines(HS_SATURATED, file.path(OUT, "hs_fiml_saturated.lav"))
 FITS <- list()
 for (name in names(CASES)) {
   for (est in ESTIMATORS[[name]]) {
@@ -135,6 +159,31 @@ for (pair in PAIRS) {
     }
   }
 }
+## Satorra (2000) for hs_cfa_equal against hs_cfa: lavTestLRT's default for MLMV and MLMVS (and
+## asked for MLM, MLR), with its default scaled.shifted = TRUE: T_d = a (T0 - T1) + b on
+## r0 - r1 df, a and b the table's "scale" and "shift" attributes
+for (est in c("MLM", "MLR", "MLMVS", "MLMV")) {
+  m0 <- FITS[[paste("hs_cfa_equal", est, sep = "_")]]
+  m1 <- FITS[[paste("hs_cfa", est, sep = "_")]]
+  method <- if (est %in% c("MLMV", "MLMVS")) "default" else "satorra.2000"
+  cat("== difference hs_cfa_equal hs_cfa", est, method, "\n")
+  lrt <- lavTestLRT(m0, m1, method = method, model.names = c("hs_cfa_equal", "hs_cfa"))
+  stopifnot(grepl("satorra.2000", attr(lrt, "heading"), fixed = TRUE))
+  rows[[length(rows) + 1]] <- data.frame(
+    restricted = "hs_cfa_equal", unrestricted = "hs_cfa", estimator = est, method = "satorra.2000",
+    Df_restricted = m0@test[[1]]$df, Df_unrestricted = m1@test[[1]]$df,
+    Chisq_restricted = m0@test[[1]]$stat, Chisq_unrestricted = m1@test[[1]]$stat,
+    Chisq_diff = lrt[["Chisq diff"]][2], Df_diff = lrt[["Df diff"]][2],
+    Pr_gt_Chisq = lrt[["Pr(>Chisq)"]][2], scaling_factor = NA_real_,
+    scale = attr(lrt, "scale")[2], shift = attr(lrt, "shift")[2], stringsAsFactors = FALSE)
+}
+rows <- lapply(rows, function(r) {   # scale and shift exist for satorra.2000 only
+  if (is.null(r$scale)) {
+    r$scale <- NA_real_
+    r$shift <- NA_real_
+  }
+  r
+})
 write_df(do.call(rbind, rows), file.path(OUT, "differences.csv"))
 
 versions <- data.frame(package = c("R", "lavaan"),
