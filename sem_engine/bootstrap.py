@@ -347,7 +347,7 @@ def _group_resample_indices(key, r, sizes: tuple[int, ...]):
 _draw_group_indices = jax.jit(jax.vmap(_group_resample_indices, in_axes=(None, 0, None)), static_argnums=2)
 
 
-@lru_cache(maxsize=None)
+@lru_cache(maxsize=64)
 def _group_moments_of(source: str, likelihood: str, sizes: tuple[int, ...]):
     """jit(vmap): replicate numbers -> the groups' sample moments (a tuple) of their data sets,
     from each row's count in the replicate (moments.weighted): resampled within the groups, or
@@ -398,13 +398,13 @@ def _fiml_moments_of(source: str):
     return jax.jit(jax.vmap(one, in_axes=(None, None, None, None, 0)))
 
 
-@lru_cache(maxsize=None)
+@lru_cache(maxsize=64)  # bounded like engine.MAX_ENGINES
 def _fitter(engine):
     """jit(vmap) of the model's scoring refit over a batch of moments, from one start."""
     return jax.jit(jax.vmap(engine.refit_moments, in_axes=(0, None, None, None)))
 
 
-@lru_cache(maxsize=None)
+@lru_cache(maxsize=64)
 def _evaluator(func):
     """jit(vmap) of a statistic over a batch of (estimates, moments)."""
     return jax.jit(jax.vmap(func))

@@ -8,6 +8,7 @@ shape reuses the compiled code).
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from typing import Callable, NamedTuple
 
 import jax
@@ -52,7 +53,11 @@ def fingerprint(spec: Spec | Groups, reparam: Reparam, extra: tuple) -> str:
     return h.hexdigest()
 
 
-_CACHE: dict[str, Engine] = {}
+# The most recently used engines.  Bounded: every compiled executable holds memory mappings, and a
+# process that keeps hundreds (a long session fitting many different models) reaches Linux's
+# per-process limit (vm.max_map_count, 65,530 by default), where jaxlib aborts mid-compile.
+MAX_ENGINES = 64
+_CACHE: OrderedDict[str, Engine] = OrderedDict()
 
 
 def get(spec: Spec | Groups, reparam: Reparam, max_iter: int, grad_tol: float) -> Engine:
@@ -60,6 +65,9 @@ def get(spec: Spec | Groups, reparam: Reparam, max_iter: int, grad_tol: float) -
     key = fingerprint(spec, reparam, (max_iter, grad_tol))
     if key not in _CACHE:
         _CACHE[key] = _build(spec, reparam, max_iter, grad_tol)
+        while len(_CACHE) > MAX_ENGINES:
+            _CACHE.popitem(last=False)
+    _CACHE.move_to_end(key)
     return _CACHE[key]
 
 

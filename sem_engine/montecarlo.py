@@ -145,7 +145,7 @@ class Simulated(NamedTuple):
         return _moments_of(self.n, self.likelihood)(self.arrays, self.key, r)
 
 
-@lru_cache(maxsize=None)
+@lru_cache(maxsize=64)
 def _moments_of(n: int, likelihood: str):
     """jit(vmap): replicate numbers -> sample moments of their simulated data sets."""
     def one(arrays, key, r):

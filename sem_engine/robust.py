@@ -195,7 +195,7 @@ def _observed_inverses(sigma: jnp.ndarray, observed: jnp.ndarray) -> jnp.ndarray
 
 
 # -- the model and the baseline model at a parameter value --------------------------------------
-@lru_cache(maxsize=None)
+@lru_cache(maxsize=64)  # bounded like engine.MAX_ENGINES
 def _jacobian(engine, meanstructure: bool):
     """Compiled ∂m/∂xᵀ of one model structure (cached with its engine)."""
 
