@@ -83,6 +83,10 @@ def bootstrap(fit, n: int = 1000, *, seed: int | None = None, ci: str = "bca", l
     if fiml and kind == "bollen_stine":
         raise ModelError('the Bollen-Stine bootstrap of a missing="ml" (FIML) fit is not supported; '
                          'use kind="ordinary"')
+    if fiml and _covariate_holes(fit):
+        raise ModelError('the bootstrap of a missing="ml.x" fit whose fixed covariates have missing values is '
+                         "not supported (a replicate's covariate moments would need its own EM run); "
+                         'use missing="ml"')
     if any(view.data.rows is None for view in fit.groups):
         raise DataError(
             "the bootstrap resamples raw data rows, but this model was fitted to a covariance "
@@ -372,6 +376,15 @@ def _sizes(fit) -> tuple[int, ...] | None:
 
 def _fiml(fit) -> bool:
     return fit.n_groups == 1 and fit.moments.patterns is not None
+
+
+def _covariate_holes(fit) -> bool:
+    """Whether a fixed covariate has missing values (possible only under missing="ml.x"): the
+    replicates' available-case moments (``_fiml_moments_of``) are then not its EM moments."""
+    if not (fit.options.fixed_x and fit.partable.variables.ov_x):
+        return False
+    idx = [fit.spec.ov.index(v) for v in fit.partable.variables.ov_x]
+    return bool(np.isnan(fit.data.rows[:, idx]).any())
 
 
 @lru_cache(maxsize=None)

@@ -387,8 +387,10 @@ def inputs(fit) -> Inputs:
 
 def baseline_of(fit) -> Baseline:
     """The baseline model's chi-square and df (baseline.py); with incomplete data (FIML)
-    2 (log L_H1 - log L_independence), the latter in closed form (missing.py), both conditional
-    on the fixed covariates, whose saturated block the baseline keeps."""
+    2 (log L_H1 - log L_independence - log L_x): the joint H1 (EM) log-likelihood, the
+    independence model of the other variables in closed form (missing.py) and the fixed
+    covariates' observed-data log-likelihood at their pairwise-complete moments (lavaan's
+    baseline block for them; their saturated log-likelihood when they have no holes)."""
     s = np.asarray(fit.moments.s)
     x_idx = tuple(fit.spec.ov.index(v) for v in fit.partable.variables.ov_x)
     complete = baseline(s, x_idx, fit.n_eff, fit.options.fixed_x, fit.spec.meanstructure)
@@ -396,7 +398,8 @@ def baseline_of(fit) -> Baseline:
         return complete
     y_cols = [i for i in range(s.shape[0]) if not (fit.options.fixed_x and i in x_idx)]
     logl = missing.independence_loglik(fit.data.rows[:, y_cols])
-    return Baseline(2.0 * (fit.unrestricted_loglik - logl), complete.df)
+    h1 = float(fit.moments.patterns.h1_loglik)
+    return Baseline(2.0 * (h1 - logl - fit.x_pairwise[1]), complete.df)
 
 
 def measures(inp: Inputs) -> dict[str, float]:

@@ -66,6 +66,26 @@ def independence_loglik(rows: np.ndarray) -> float:
     return float(np.sum(-0.5 * n * (np.log(2 * np.pi) + np.log(var) + 1.0)))
 
 
+def pairwise_moments(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """lavaan's pairwise-complete moments of rows with NaN (its sample statistics under missing =
+    "ml.x"): each variable's mean over its observed values, and each covariance that of the rows
+    observing both variables, centred at the pair's own means, with divisor n_ij - 1 (R's
+    ``cov(use = "pairwise")``), times (N - 1) / N for the N rows."""
+    observed = np.isfinite(rows).astype(float)
+    xbar = np.nanmean(rows, axis=0)
+    filled = np.where(observed > 0, rows - xbar, 0.0)    # centring first: no cancellation
+    pairs = observed.T @ observed
+    sums = filled.T @ observed                            # [i, j]: Σ x_i over rows observing j too
+    cross = filled.T @ filled - sums * sums.T / pairs
+    n = rows.shape[0]
+    return xbar, cross / (pairs - 1.0) * (n - 1) / n
+
+
+def observed_loglik(rows: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> float:
+    """The observed-data log-likelihood (``loglik``) of (μ, Σ) for rows with NaN for missing values."""
+    return float(loglik(jnp.asarray(sigma), jnp.asarray(mu), *(jnp.asarray(a) for a in pattern_moments(rows))))
+
+
 def group_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Unique observed-variable masks (K x p, booleans, most frequent first) and each row's pattern."""
     observed = np.isfinite(rows)

@@ -64,7 +64,9 @@ def from_data(df: pd.DataFrame, names: Sequence[str], likelihood: str, missing_d
     """Moments of the model's observed variables from raw data: after listwise deletion, or, with
     ``missing_data="ml"``, the EM moments plus the missing-data patterns (missing.py) of every
     row with at least one observed value and all of the fixed covariates ``fixed_x`` (rows
-    missing one of those are dropped, as lavaan does under fixed.x = TRUE)."""
+    missing one of those are dropped, as lavaan does under fixed.x = TRUE); with ``"ml.x"``
+    of every row with at least one observed value, the covariates' moments (which their
+    fixed.x parameters take) being the joint EM estimates, as lavaan's missing = "ml.x"."""
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"data must be a pandas DataFrame, not {type(df).__name__}")
     _check_names(names, list(map(str, df.columns)), "the data")
@@ -76,8 +78,8 @@ def from_data(df: pd.DataFrame, names: Sequence[str], likelihood: str, missing_d
             "(ordered categorical estimation is not supported)"
         )
     values = frame.to_numpy(dtype=np.float64)
-    if missing_data == "ml":
-        x_cols = [list(names).index(v) for v in fixed_x]
+    if missing_data in ("ml", "ml.x"):
+        x_cols = [list(names).index(v) for v in fixed_x] if missing_data == "ml" else []
         return _incomplete(values[np.all(np.isfinite(values[:, x_cols]), axis=1)], names, values.shape[0])
     complete = np.all(np.isfinite(values), axis=1)
     rows = values[complete]

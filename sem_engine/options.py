@@ -14,7 +14,7 @@ _CHOICES = {
     "estimator": ("ML", "MLM", "MLMVS", "MLMV", "MLR"),
     "likelihood": ("normal", "wishart"),
     "information": ("expected", "observed"),
-    "missing": ("listwise", "ml"),
+    "missing": ("listwise", "ml", "ml.x"),
 }
 
 
@@ -28,7 +28,8 @@ class Options:
 
     ``meanstructure=None`` means lavaan's "default": a mean structure only when the model has
     intercepts (``~ 1``) or the user asked for one.  ``information=None`` means lavaan's default:
-    "observed" for ``estimator="MLR"``, "expected" otherwise.
+    "observed" for ``estimator="MLR"`` and FIML, "expected" otherwise.  ``missing="ml"`` and
+    ``"ml.x"`` are FIML; ``"ml.x"`` also keeps rows missing a fixed covariate (moments.py).
     """
 
     std_lv: bool = False
@@ -55,7 +56,7 @@ class Options:
 
     def __post_init__(self):
         if self.information is None:  # lavaan: observed information for MLR and FIML
-            observed = str(self.estimator).upper() == "MLR" or str(self.missing).lower() == "ml"
+            observed = str(self.estimator).upper() == "MLR" or str(self.missing).lower() in ("ml", "ml.x")
             object.__setattr__(self, "information", "observed" if observed else "expected")
         for name, allowed in _CHOICES.items():
             value = getattr(self, name)
@@ -66,15 +67,20 @@ class Options:
                 raise ModelError(
                     f"{name}={value!r} is not supported; choose one of {', '.join(map(repr, allowed))}"
                 )
-        if self.missing == "ml":
+        if self.fiml:
             if self.meanstructure is None:  # lavaan: FIML always has a mean structure
                 object.__setattr__(self, "meanstructure", True)
             if self.meanstructure is False or self.estimator not in ("ML", "MLR") or self.likelihood != "normal":
-                raise ModelError('missing="ml" (FIML) needs estimator="ML" or "MLR", likelihood="normal" '
-                                 "and a mean structure")
+                raise ModelError(f'missing="{self.missing}" (FIML) needs estimator="ML" or "MLR", '
+                                 'likelihood="normal" and a mean structure')
         if not 0 < self.level < 1:
             raise ModelError(f"level={self.level!r} must lie strictly between 0 and 1")
         self._set_groups()
+
+    @property
+    def fiml(self) -> bool:
+        """Full-information ML: ``missing="ml"`` or ``"ml.x"``."""
+        return self.missing in ("ml", "ml.x")
 
     def _set_groups(self) -> None:
         """group_equal/group_partial as tuples of lavaan's names; a mean structure for groups."""

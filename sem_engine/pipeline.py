@@ -70,7 +70,7 @@ def _group_inputs(opts, data, sample_cov, sample_mean, sample_nobs) -> list[tupl
     given = dict(data=data, sample_cov=sample_cov, sample_mean=sample_mean, sample_nobs=sample_nobs)
     if opts.group is None and not isinstance(sample_cov, (list, tuple, dict)):
         return [("", given)]
-    if opts.missing == "ml" or opts.estimator != "ML":
+    if opts.fiml or opts.estimator != "ML":
         raise ModelError('multi-group models support estimator="ML" with complete data (missing="listwise") '
                          "so far; robust estimators and FIML for groups are not implemented yet")
     if data is not None:
@@ -143,8 +143,10 @@ def _moments(pt, opts, data=None, sample_cov=None, sample_mean=None, sample_nobs
         fixed = pt.variables.ov_x if opts.fixed_x else ()
         sample, summary = moments.from_data(data, names, opts.likelihood, opts.missing, fixed)
         if summary.n_used < summary.n_total:
-            what = ("no observed value or a missing fixed covariate (fixed_x)" if opts.missing == "ml"
-                    else 'missing values and were dropped (listwise deletion; missing="ml" uses them)')
+            what = {"ml": "no observed value or a missing fixed covariate (fixed_x) and were dropped "
+                          '(missing="ml.x" keeps the latter)',
+                    "ml.x": "no observed value and were dropped"}.get(
+                opts.missing, 'missing values and were dropped (listwise deletion; missing="ml" uses them)')
             warnings.warn(f"{summary.n_total - summary.n_used} of {summary.n_total} rows have {what}",
                           DataWarning, stacklevel=3)
     else:

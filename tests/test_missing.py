@@ -16,7 +16,9 @@ CASES = {"hs_fiml": ("hs_missing.csv", {}),
          "hs_fiml_expected": ("hs_missing.csv", {"information": "expected"}),
          "poldem_fiml": ("poldem_missing.csv", {}),
          "mimic_fiml": ("mimic_missing.csv", {}),
-         "hs_fiml_mlr": ("hs_missing.csv", {"estimator": "MLR"})}
+         "hs_fiml_mlr": ("hs_missing.csv", {"estimator": "MLR"}),
+         "mimic_fiml_mlx": ("mimic_missing.csv", {"missing": "ml.x"}),
+         "mimic_fiml_mlx_mlr": ("mimic_missing.csv", {"missing": "ml.x", "estimator": "MLR"})}
 MEASURES = ["chisq", "df", "pvalue", "logl", "unrestricted_logl", "baseline_chisq", "baseline_df", "cfi",
             "tli", "nfi", "rmsea", "rmsea_ci_lower", "rmsea_ci_upper", "aic", "bic", "bic2", "npar", "ntotal"]
 
@@ -30,7 +32,7 @@ def fitted(case: str):
     model = (MISSING / case / "model.lav").read_text()
     with warnings.catch_warnings():  # mimic_fiml: rows missing a fixed covariate are dropped, as lavaan does
         warnings.simplefilter("ignore", se.DataWarning)
-        return se.sem(model, data=data(case), missing="ml", **CASES[case][1])
+        return se.sem(model, data=data(case), **{"missing": "ml", **CASES[case][1]})
 
 
 def test_rows_missing_a_fixed_covariate_are_dropped_with_a_warning():
@@ -38,6 +40,22 @@ def test_rows_missing_a_fixed_covariate_are_dropped_with_a_warning():
     with pytest.warns(se.DataWarning, match="39 of 301 rows"):
         fit = se.sem(model, data=data("mimic_fiml"), missing="ml")
     assert fit.nobs == 262
+
+
+def test_ml_x_keeps_rows_missing_a_fixed_covariate():
+    """missing="ml.x": no row is dropped (lavaan's nobs: all 301), the covariates' fixed.x
+    moments are their joint EM estimates, and the bootstrap, whose replicates would need their
+    own EM run for them, is refused."""
+    model = (MISSING / "mimic_fiml_mlx" / "model.lav").read_text()
+    ref = pd.read_csv(MISSING / "mimic_fiml_mlx" / "fit_measures.csv").set_index("measure")["value"]
+    fit = se.sem(model, data=data("mimic_fiml_mlx"), missing="ml.x")   # no DataWarning
+    assert fit.nobs == fit.data.n_total == ref["ntotal"] == 301
+    mean, cov = se.em_moments(data("mimic_fiml_mlx")[list(fit.spec.ov)])
+    est = fit.estimates(standardized=False).set_index(["lhs", "op", "rhs"])["est"]
+    assert est["ageyr", "~~", "ageyr"] == pytest.approx(cov.loc["ageyr", "ageyr"], rel=1e-10)
+    assert est["ageyr", "~1", ""] == pytest.approx(mean["ageyr"], rel=1e-10)
+    with pytest.raises(se.ModelError, match="ml.x"):
+        fit.bootstrap(10, seed=1)
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -73,7 +91,7 @@ def test_fit_measures_equal_lavaans(case):
     assert got["srmr"] == pytest.approx(ref["srmr"], abs=1e-5)
 
 
-@pytest.mark.parametrize("case", ["hs_fiml", "poldem_fiml"])
+@pytest.mark.parametrize("case", ["hs_fiml", "poldem_fiml", "mimic_fiml_mlx"])
 def test_em_moments_equal_lavaans_h1(case):
     mean, cov = se.em_moments(data(case))
     ref_cov = pd.read_csv(MISSING / case / "h1_cov.csv", index_col=0)
@@ -84,7 +102,7 @@ def test_em_moments_equal_lavaans_h1(case):
     np.testing.assert_allclose(np.asarray(fit.moments.s), cov.loc[list(fit.spec.ov), list(fit.spec.ov)], atol=1e-12)
 
 
-@pytest.mark.parametrize("case", ["hs_fiml", "poldem_fiml"])
+@pytest.mark.parametrize("case", ["hs_fiml", "poldem_fiml", "mimic_fiml_mlx"])
 def test_little_mcar_equals_the_r_computation(case):
     ref = pd.read_csv(MISSING / case / "little_mcar.csv").iloc[0]
     got = se.little_mcar(data(case))

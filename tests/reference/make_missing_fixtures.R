@@ -8,7 +8,7 @@
 ## 1. Deletes values completely at random from Holzinger-Swineford's x1-x9 (seed 1939: each
 ##    value missing with probability 0.12, rows left with no value dropped) and from Political
 ##    Democracy (seed 1960, probability 0.08); writes the incomplete data sets.
-## 2. Fits each case with missing = "ml" (nlminb, then polished by BFGS) and writes its estimates (est, se, z, pvalue; lavaan's
+## 2. Fits each case with missing = "ml" (or the case's own `missing`, "ml.x") (nlminb, then polished by BFGS) and writes its estimates (est, se, z, pvalue; lavaan's
 ##    default observed information), fit measures, and the EM (H1) moments.
 ## Writes only into tests/reference/missing/.  Numbers: sprintf("%.17g"); NA is an empty field.
 ## ---------------------------------------------------------------------------
@@ -59,7 +59,11 @@ CASES <- list(
   hs_fiml_expected = list(model = HS_MODEL, data = hs_missing, opts = list(information = "expected")),
   poldem_fiml = list(model = PD_MODEL, data = pd_missing, opts = list()),
   mimic_fiml = list(model = MIMIC_MODEL, data = mimic_missing, opts = list()),
-  hs_fiml_mlr = list(model = HS_MODEL, data = hs_missing, opts = list(estimator = "MLR"))
+  hs_fiml_mlr = list(model = HS_MODEL, data = hs_missing, opts = list(estimator = "MLR")),
+  ## missing = "ml.x": rows with a missing covariate are kept, the covariates modelled jointly
+  mimic_fiml_mlx = list(model = MIMIC_MODEL, data = mimic_missing, opts = list(), missing = "ml.x"),
+  mimic_fiml_mlx_mlr = list(model = MIMIC_MODEL, data = mimic_missing, opts = list(estimator = "MLR"),
+                            missing = "ml.x")
 )
 
 ## Little's (1988) MCAR test written out here, from lavaan's EM (H1) estimates:
@@ -83,7 +87,8 @@ for (name in names(CASES)) {
   case <- CASES[[name]]
   dir.create(file.path(OUT, name), showWarnings = FALSE)
   writeLines(case$model, file.path(OUT, name, "model.lav"))
-  args <- c(list(model = case$model, data = case$data, missing = "ml"), case$opts)
+  args <- c(list(model = case$model, data = case$data,
+                 missing = if (is.null(case$missing)) "ml" else case$missing), case$opts)
   fit <- polish(do.call("sem", args), "sem", args)   # common.R
   pe <- parameterEstimates(fit, ci = FALSE)
   if (is.null(pe$label)) pe$label <- ""
