@@ -348,6 +348,14 @@ def _group_resample_indices(key, r, sizes: tuple[int, ...]):
                             for g, (n, start) in enumerate(zip(sizes, offsets))])
 
 
+def _row_counts(source: str, key, r, n_rows: int, sizes: tuple[int, ...] | None = None):
+    """How many times data set r of ``source`` takes each row (within the groups of ``sizes``
+    when resampling a multi-group model)."""
+    draw = (_group_resample_indices(key, r, sizes) if sizes is not None and source == "resample"
+            else _INDICES[source](key, r, n_rows))
+    return jnp.zeros(n_rows).at[draw].add(1.0)
+
+
 _draw_group_indices = jax.jit(jax.vmap(_group_resample_indices, in_axes=(None, 0, None)), static_argnums=2)
 
 
@@ -359,11 +367,7 @@ def _group_moments_of(source: str, likelihood: str, sizes: tuple[int, ...]):
     bounds = np.cumsum((0,) + sizes)
 
     def one(rows, key, r):
-        n_rows = rows.shape[0]
-        if source == "jackknife":
-            weights = jnp.ones(n_rows).at[r].set(0.0)
-        else:
-            weights = jnp.zeros(n_rows).at[_group_resample_indices(key, r, sizes)].add(1.0)
+        weights = _row_counts(source, key, r, rows.shape[0], sizes)
         return tuple(moments.weighted(rows[a:b], weights[a:b], likelihood) for a, b in zip(bounds[:-1], bounds[1:]))
 
     return jax.jit(jax.vmap(one, in_axes=(None, None, 0)))
@@ -401,8 +405,7 @@ def _fiml_moments_of(source: str):
     """jit(vmap): replicate numbers -> FIML moments of their data sets, each original row (zero-
     filled, in pattern ``which``) weighted by the number of times the replicate draws it."""
     def one(filled, which, mask, key, r):
-        n_rows = filled.shape[0]
-        weights = jnp.zeros(n_rows).at[_INDICES[source](key, r, n_rows)].add(1.0)
+        weights = _row_counts(source, key, r, filled.shape[0])
         count, mean, cov = missing.weighted_patterns(filled, which, mask, weights)
         s, xbar = missing.available_case(filled, mask[which], weights)
         return moments.Moments(s, xbar, jnp.sum(weights),

@@ -21,7 +21,7 @@ import pandas as pd
 from scipy.optimize import brentq
 from scipy.stats import chi2, ncx2
 
-from . import missing
+from . import groups, missing
 from .baseline import Baseline, baseline
 
 RMSEA_CI_LEVEL = 0.90
@@ -454,10 +454,12 @@ def _residual(inp: Inputs) -> dict[str, float]:
 
 
 def _other(inp: Inputs) -> dict[str, float]:
-    p = inp.s.shape[0]
+    return _other_with(inp, _gfi(inp), _n_elements(inp.s.shape[0], inp.meanstructure))
+
+
+def _gfi(inp: Inputs) -> float:
     means = (inp.xbar, inp.mu) if inp.meanstructure else (None, None)
-    gfi_value = gfi(inp.s, inp.sigma, *means, fixed_idx=inp.x_idx if inp.fixed_x else ())
-    return _other_with(inp, gfi_value, _n_elements(p, inp.meanstructure))
+    return gfi(inp.s, inp.sigma, *means, fixed_idx=inp.x_idx if inp.fixed_x else ())
 
 
 def _n_elements(p: int, meanstructure: bool) -> int:
@@ -488,23 +490,18 @@ def group_measures(fit) -> dict[str, float]:
     (the sum of the groups' independence models), information criteria and RMSEA from the
     totals; the residual-based indices and GFI as averages of the groups' weighted by n_g / N.
     AMOS's BCC and MECVI, defined per group in AMOS, are left out (NaN)."""
-    views = fit.groups
-    bases = [baseline_of(v) for v in views]
-    base = Baseline(sum(b.chisq for b in bases), sum(b.df for b in bases))
-    per_group = [measures(inputs(v)) for v in views]
-    w = [v.nobs / fit.nobs for v in views]
+    per_group = [inputs(v) for v in fit.groups]
+    base = Baseline(sum(i.baseline.chisq for i in per_group), sum(i.baseline.df for i in per_group))
+    w = [float(wg) for wg in groups.weights(fit.moments)]
     inp = Inputs(None, None, None, None, fit.spec.meanstructure, (), fit.options.fixed_x, fit.nobs,
                  fit.n_eff, fit.chisq, fit.df, fit.npar, fit.fmin, fit.loglik, fit.unrestricted_loglik, base)
     out = _chisq_based(inp, base, fit.n_groups)
-    out.update({k: sum(wg * m[k] for wg, m in zip(w, per_group)) for k in RESIDUAL_KEYS})
-    gfi_value = sum(wg * m["gfi"] for wg, m in zip(w, per_group))
+    residual = [_residual(i) for i in per_group]
+    out.update({k: sum(wg * r[k] for wg, r in zip(w, residual)) for k in residual[0]})
+    gfi_value = sum(wg * _gfi(i) for wg, i in zip(w, per_group))
     out.update(_other_with(inp, gfi_value, fit.n_groups * _n_elements(fit.spec.p, fit.spec.meanstructure)))
     out.update(_amos(inp, base, out["cfi"], None))
     return out
-
-
-RESIDUAL_KEYS = ("rmr", "rmr_nomean", "srmr", "srmr_bentler", "srmr_bentler_nomean", "crmr", "crmr_nomean",
-                 "srmr_mplus", "srmr_mplus_nomean")
 
 
 def fit_measures(fit) -> pd.Series:

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, stats
 
-from . import constraints, implied, residuals, standardize
+from . import constraints, groups, implied, residuals, standardize
 from .errors import ModelError
 from .expressions import to_text
 from .matrices import Spec, build_spec, to_matrices
@@ -61,16 +61,10 @@ def modification_indices(fit, minimum_value: float = 0.0, sort: bool = False) ->
     the indices of a constrained model are lavaan's.
     """
     basis = fit.reparam.basis
-    if fit.n_groups == 1:
-        parts = [_parts(fit)]
-        weights, blocks = [1.0], [np.arange(fit.spec.npar)]
-    else:
-        parts = [_parts(view) for view in fit.groups]
-        weights, blocks = [view.nobs / fit.nobs for view in fit.groups], list(fit.spec.index)
-    info = np.zeros((basis.shape[0],) * 2)
-    for w, index, (*_, i_g) in zip(weights, blocks, parts):
-        n = len(index)
-        info[np.ix_(index, index)] += w * i_g[:n, :n]
+    parts = [_parts(view) for view in fit.groups]
+    weights, blocks = _group_weights(fit), _group_blocks(fit)
+    _, info = _in_x(fit, [p[3][:len(i)] for p, i in zip(parts, blocks)],
+                    [p[4][:len(i), :len(i)] for p, i in zip(parts, blocks)])
     i22_inv = basis @ np.linalg.inv(basis.T @ info @ basis) @ basis.T
     frames = [_indices(view, w, i22_inv[np.ix_(index, index)], fit.nobs, part)
               for view, w, index, part in zip(fit.groups, weights, blocks, parts)]
@@ -259,14 +253,29 @@ def _constraint_system(fit) -> tuple[np.ndarray, list, np.ndarray, np.ndarray]:
     if a.shape[0] == 0:
         raise ModelError("the model has no equality constraints to test; score tests need "
                          "shared labels or == constraints")
-    if fit.n_groups == 1:
-        return (a, origins, *_score_and_information(fit, fit.spec, fit.matrices))
-    score, info = np.zeros(a.shape[1]), np.zeros((a.shape[1], a.shape[1]))
-    for view, index in zip(fit.groups, fit.spec.index):  # Σ_g (n_g / N) of the groups' terms
-        s_g, i_g = _score_and_information(view, view.spec, view.matrices)
-        score[index] += view.nobs / fit.nobs * s_g
-        info[np.ix_(index, index)] += view.nobs / fit.nobs * i_g
-    return a, origins, score, info
+    each = [_score_and_information(view, view.spec, view.matrices) for view in fit.groups]
+    return (a, origins, *_in_x(fit, [s for s, _ in each], [i for _, i in each]))
+
+
+def _group_weights(fit) -> list[float]:
+    """n_g / N of every group (1 for a single-group model)."""
+    return [float(w) for w in groups.weights(fit.moments)] if fit.n_groups > 1 else [1.0]
+
+
+def _group_blocks(fit) -> list[np.ndarray]:
+    """Positions in x of every group's free parameters."""
+    return list(fit.spec.index) if fit.n_groups > 1 else [np.arange(fit.spec.npar)]
+
+
+def _in_x(fit, scores: list, infos: list) -> tuple[np.ndarray, np.ndarray]:
+    """The groups' scores and informations (each in its own parameters) summed into x with the
+    weights n_g / N, as the multi-group objective weighs them (groups.py)."""
+    n = fit.spec.npar
+    score, info = np.zeros(n), np.zeros((n, n))
+    for w, index, s_g, i_g in zip(_group_weights(fit), _group_blocks(fit), scores, infos):
+        score[index] += w * s_g
+        info[np.ix_(index, index)] += w * i_g
+    return score, info
 
 
 def _released(score: np.ndarray, info: np.ndarray, a_kept: np.ndarray, n: int) -> float:

@@ -40,12 +40,9 @@ class DataSummary(NamedTuple):
 
 
 def compute(data: jnp.ndarray, likelihood: str) -> Moments:
-    """Moments of a complete n x p data array; divisor N ("normal") or N - 1 ("wishart")."""
-    n = data.shape[0]
-    xbar = jnp.mean(data, axis=0)
-    centred = data - xbar[None, :]
-    divisor = n - 1 if likelihood == "wishart" else n
-    return Moments(centred.T @ centred / divisor, xbar, jnp.asarray(float(n)))
+    """Moments of a complete n x p data array; divisor N ("normal") or N - 1 ("wishart"):
+    ``weighted`` with every row counted once."""
+    return weighted(data, jnp.ones(data.shape[0]), likelihood)
 
 
 def weighted(rows: jnp.ndarray, weights: jnp.ndarray, likelihood: str) -> Moments:

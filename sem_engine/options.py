@@ -83,7 +83,8 @@ class Options:
         return self.missing in ("ml", "ml.x")
 
     def _set_groups(self) -> None:
-        """group_equal/group_partial as tuples of lavaan's names; a mean structure for groups."""
+        """group_equal/group_partial as tuples of lavaan's names (a multi-group model's default mean
+        structure is set in pipeline.py, which knows the number of groups)."""
         for name in ("group_equal", "group_partial"):
             value = getattr(self, name)
             value = (value,) if isinstance(value, str) else tuple(value or ())
@@ -94,8 +95,6 @@ class Options:
             raise ModelError(f"group_equal={unknown[0]!r} is not a parameter kind; choose from "
                              f"{', '.join(map(repr, GROUP_EQUAL))}")
         object.__setattr__(self, "group_equal", kinds)
-        if self.group is not None and self.meanstructure is None:  # lavaan: groups have means
-            object.__setattr__(self, "meanstructure", True)
 
 
 def make_options(**kwargs) -> Options:
