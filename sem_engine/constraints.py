@@ -12,16 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from . import expressions
 from .errors import ModelError
 from .groups import Groups
 from .matrices import Spec
-from .moments import Moments
-from .partable import ParameterTable
+from .partable import ParameterTable, values_jacobian
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,23 +85,24 @@ def linear_system(pt: ParameterTable, spec: Spec) -> tuple[np.ndarray, np.ndarra
 
 
 def _affine(c, pt: ParameterTable, spec: Spec) -> tuple[np.ndarray, float]:
-    """Gradient and value at 0 of lhs - rhs, checking that it is affine in x."""
+    """Gradient and value at 0 of lhs - rhs, checking that it is affine in x.
+
+    The row values are affine in x (v = v₀ + J x, partable.values_jacobian), so the gradient
+    in x is the expression's gradient in v times J (expressions.evaluate, in numpy)."""
     index = row_index(pt)
-    lhs = expressions.to_function(c.lhs, index)
-    rhs = expressions.to_function(c.rhs, index)
-    p = spec.p
-    dummy = Moments(jnp.eye(p), jnp.zeros(p), jnp.asarray(1.0))
-    if isinstance(spec, Groups):
-        dummy = (dummy,) * len(spec.specs)
+    specs = spec.specs if isinstance(spec, Groups) else (spec,)
+    base = np.concatenate([s.row_base for s in specs])
+    jac = values_jacobian(pt)
 
     def g(x):
-        v = spec.values(x, dummy)
-        return lhs(v) - rhs(v)
+        v = base + jac @ x
+        (left, d_left), (right, d_right) = (expressions.evaluate(e, v, index, grad=True) for e in (c.lhs, c.rhs))
+        return float(left - right), (d_left - d_right) @ jac
 
     rng = np.random.default_rng(0)
     points = [np.zeros(spec.npar), rng.uniform(0.5, 1.5, spec.npar), rng.uniform(-1.5, -0.5, spec.npar)]
-    grads = [np.asarray(jax.grad(g)(jnp.asarray(x))) for x in points]
-    values = [float(g(jnp.asarray(x))) for x in points]
+    evaluated = [g(x) for x in points]
+    values, grads = [v for v, _ in evaluated], [gr for _, gr in evaluated]
     affine = all(np.allclose(gr, grads[0], atol=1e-10) for gr in grads) and all(
         np.isclose(v, values[0] + grads[0] @ x, atol=1e-9) for v, x in zip(values, points))
     if not affine:

@@ -32,7 +32,7 @@ def alpha_from_sums(k, trace, total):
     """Coefficient alpha of k items from the trace and the sum of all elements of their covariance
     matrix C:  α = k / (k - 1) · (1 - tr C / 1ᵀC1)   (Cronbach 1951; Guttman's λ3).
 
-    Plain arithmetic, so it takes numpy or JAX arrays (validity.py uses it on traced moments).
+    Plain arithmetic, so it takes numpy or JAX arrays.
     """
     return k / (k - 1) * (1 - trace / total)
 

@@ -1,96 +1,167 @@
-"""The compiled functions of one model, built once per model structure and cached.
+"""The compiled kernels of a fit, compiled once per size class, and ``Engine``, which binds one
+model's structure to them.
 
-A fit, its standard errors, the bootstrap and ``compare()`` all call the same jitted functions,
-so a model compiles once per process however often it is refitted (a new data set of the same
-shape reuses the compiled code).
+Each kernel is a module-level ``jax.jit`` function of (structure arrays, padded moments, x or z)
+with the size class as its only static argument (structure.py), so every model of a class
+shares one executable per kernel: a new model costs no compilation once its class has been
+compiled, in this process or (through JAX's persistent cache, compilation.py) an earlier one.
+``Engine`` pads inputs and unpads outputs in numpy, so callers see the model's own dimensions.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections import OrderedDict
-from typing import Callable, NamedTuple
+from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import groups
+from . import compilation, inference, objective, optimize, scoring, structure
 from .constraints import Reparam
 from .groups import Groups
-from .matrices import Spec, to_matrices
-from .objective import make_implied, make_loss
-from .inference import make_expected_hessian
-from .optimize import make_fit
-from .scoring import make_scoring
+from .matrices import Matrices, Spec
+from .optimize import FitState
+from .structure import Sizes
+
+compilation.setup()
 
 
-class Engine(NamedTuple):
-    """Jitted functions of (x or z, moments)."""
-
-    fit_moments: Callable      # (moments, z_start) -> FitState
-    refit_moments: Callable    # (moments, z_start, H₀⁻¹) -> FitState, quasi-Newton scoring (scoring.py)
-    hessian_z: Callable        # (z, moments) -> Kᵀ H K, expected Hessian of F_ML
-    observed_hessian_z: Callable  # (z, moments) -> observed Hessian of F_ML in z
-    implied: Callable          # (x, moments) -> (Σ, μ); one pair per group for a multi-group model
-    matrices: Callable         # (x, moments) -> Matrices (a tuple of them for a multi-group model)
-    row_values: Callable       # (x, moments) -> value of every parameter-table row
+def _to_x(st, z):
+    return st.x0 + st.basis @ z
 
 
-def fingerprint(spec: Spec | Groups, reparam: Reparam, extra: tuple) -> str:
-    """A digest of everything the compiled code depends on."""
-    h = hashlib.sha256()
-    multi = isinstance(spec, Groups)
-    specs = spec.specs if multi else (spec,)
-    for part in (spec.ov, spec.eta, spec.meanstructure, extra, multi):
-        h.update(repr(part).encode())
-    arrays = [a for s in specs for a in (*s.base, *s.target, s.free_rows, s.exo_rows, s.exo_moment, s.row_base)]
-    arrays += [*(spec.index if multi else ()), reparam.x0, reparam.basis]
-    for a in arrays:
-        a = np.asarray(a)
-        h.update(repr((a.shape, a.dtype)).encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
+@partial(jax.jit, static_argnames="sz")
+def _refit(st, moments, z_start, h_inv, max_steps, grad_tol, sz: Sizes) -> FitState:
+    return scoring.refit(st, moments, z_start, h_inv, max_steps, grad_tol, sz)
 
 
-# The most recently used engines.  Bounded: every compiled executable holds memory mappings, and a
-# process that keeps hundreds (a long session fitting many different models) reaches Linux's
-# per-process limit (vm.max_map_count, 65,530 by default), where jaxlib aborts mid-compile.
-MAX_ENGINES = 64
-_CACHE: OrderedDict[str, Engine] = OrderedDict()
+@partial(jax.jit, static_argnames="sz")
+def _newton(st, moments, z_start, max_iter, grad_tol, sz: Sizes) -> FitState:
+    state = optimize.newton(lambda z: objective.loss(_to_x(st, z), st, moments, sz), z_start, max_iter, grad_tol)
+    return state._replace(x=_to_x(st, state.x))
 
 
-def get(spec: Spec | Groups, reparam: Reparam, max_iter: int, grad_tol: float) -> Engine:
-    """The cached engine of this model structure, built on first use."""
-    key = fingerprint(spec, reparam, (max_iter, grad_tol))
-    if key not in _CACHE:
-        _CACHE[key] = _build(spec, reparam, max_iter, grad_tol)
-        while len(_CACHE) > MAX_ENGINES:
-            _CACHE.popitem(last=False)
-    _CACHE.move_to_end(key)
-    return _CACHE[key]
+@partial(jax.jit, static_argnames="sz")
+def _value_and_grad(st, moments, x, sz: Sizes):
+    return jax.value_and_grad(objective.loss)(x, st, moments, sz)
 
 
-def _build(spec: Spec | Groups, reparam: Reparam, max_iter: int, grad_tol: float) -> Engine:
-    x0, basis = jnp.asarray(reparam.x0), jnp.asarray(reparam.basis)
-    multi = isinstance(spec, Groups)
-    loss = groups.make_loss(spec) if multi else make_loss(spec)
-    hessian = groups.make_expected_hessian(spec) if multi else make_expected_hessian(spec)
-    implied = groups.make_implied(spec) if multi else make_implied(spec)
-    matrices = groups.matrices if multi else to_matrices
+@partial(jax.jit, static_argnames="sz")
+def _expected_hessian_z(st, moments, z, sz: Sizes):
+    return st.basis.T @ inference.expected_hessian(_to_x(st, z), st, moments, sz) @ st.basis
 
-    def hessian_z(z, moments):
-        return basis.T @ hessian(x0 + basis @ z, moments) @ basis
 
-    def observed_hessian_z(z, moments):
-        return jax.hessian(lambda zz: loss(x0 + basis @ zz, moments))(z)
+@partial(jax.jit, static_argnames="sz")
+def _observed_hessian_z(st, moments, z, sz: Sizes):
+    return jax.hessian(lambda zz: objective.loss(_to_x(st, zz), st, moments, sz))(z)
 
-    return Engine(
-        fit_moments=jax.jit(make_fit(loss, reparam, max_iter, grad_tol)),
-        refit_moments=jax.jit(make_scoring(spec, reparam, max_iter, grad_tol * 1e-2)),
-        hessian_z=jax.jit(hessian_z),
-        observed_hessian_z=jax.jit(observed_hessian_z),
-        implied=jax.jit(implied),
-        matrices=jax.jit(lambda x, moments: matrices(x, spec, moments)),
-        row_values=jax.jit(spec.values),
-    )
+
+@partial(jax.jit, static_argnames="sz")
+def _evaluate(st, moments, x, sz: Sizes):
+    """Every group's matrices, Σ and μ (stacked over groups) and the value of every table row."""
+    groups = objective.implied_moments(x, st, moments, sz)
+    stacked = jax.tree.map(lambda *a: jnp.stack(a), *groups)
+    rows = sum(jnp.where(structure.group(st, g).own, structure.values(x, structure.group(st, g), s, xbar), 0.0)
+               for g, (_, s, xbar, _, _) in enumerate(objective.group_moments(st, moments, sz)))
+    return stacked, rows
+
+
+class Engine:
+    """One model's structure (spec and constraint map) on the kernels of its size class.
+
+    Methods take and return the model's own dimensions (numpy arrays): x of the free
+    parameters, z of the constraint coordinates, and the sample moments as the fit holds them
+    (one Moments, or a tuple of them for a multi-group model).
+    """
+
+    def __init__(self, spec: Spec | Groups, reparam: Reparam, moments, max_iter: int = 500,
+                 grad_tol: float = 1e-9, policy: str = "latency"):
+        self.spec, self.reparam = spec, reparam
+        self.multi = isinstance(spec, Groups)
+        self.sizes = structure.sizes(spec, moments, policy)
+        self.structure = structure.build(spec, reparam, self.sizes)
+        self.max_iter, self.grad_tol = max_iter, grad_tol
+        self._padded = (None, None)
+
+    # -- padding -------------------------------------------------------------------------------
+    @property
+    def n_z(self) -> int:
+        return self.reparam.basis.shape[1]
+
+    def pad(self, moments) -> structure.Padded:
+        """The padded moments (the last ones are kept: a fit asks for them repeatedly)."""
+        if self._padded[0] is not moments:
+            self._padded = (moments, structure.pad_moments(moments, self.sizes))
+        return self._padded[1]
+
+    def _vector(self, v) -> jnp.ndarray:
+        out = np.zeros(self.sizes.npar)
+        v = np.asarray(v, dtype=float)
+        out[:v.shape[0]] = v
+        return jnp.asarray(out)
+
+    def _square(self, a) -> jnp.ndarray:
+        out = np.zeros((self.sizes.npar,) * 2)
+        a = np.asarray(a, dtype=float)
+        out[:a.shape[0], :a.shape[1]] = a
+        return jnp.asarray(out)
+
+    def _state(self, state: FitState) -> FitState:
+        state = jax.tree.map(np.asarray, state)
+        return state._replace(x=state.x[:self.spec.npar])
+
+    # -- optimizers ----------------------------------------------------------------------------
+    def refit_moments(self, moments, z_start, h_inv, max_steps=None) -> FitState:
+        """Quasi-Newton scoring (scoring.py) from z_start with H₀⁻¹ = h_inv; the engine asks for
+        1/100 of the optimizer's tolerance (its estimates are only as precise as the gradient)."""
+        steps = self.max_iter if max_steps is None else max_steps
+        return self._state(_refit(self.structure, self.pad(moments), self._vector(z_start), self._square(h_inv),
+                                  steps, self.grad_tol * 1e-2, self.sizes))
+
+    def fit_moments(self, moments, z_start) -> FitState:
+        """The modified Newton optimizer (optimize.py) from z_start."""
+        return self._state(_newton(self.structure, self.pad(moments), self._vector(z_start), self.max_iter,
+                                   self.grad_tol, self.sizes))
+
+    # -- derivatives ---------------------------------------------------------------------------
+    def loss(self, x, moments) -> tuple[float, np.ndarray]:
+        """F(x) and its gradient in x (objective.loss)."""
+        f, g = _value_and_grad(self.structure, self.pad(moments), self._vector(x), self.sizes)
+        return float(f), np.asarray(g)[:self.spec.npar]
+
+    def hessian_z(self, z, moments) -> np.ndarray:
+        """Kᵀ H K, the expected Hessian of F in z."""
+        h = _expected_hessian_z(self.structure, self.pad(moments), self._vector(z), self.sizes)
+        return np.asarray(h)[:self.n_z, :self.n_z]
+
+    def observed_hessian_z(self, z, moments) -> np.ndarray:
+        """The observed Hessian of F in z."""
+        h = _observed_hessian_z(self.structure, self.pad(moments), self._vector(z), self.sizes)
+        return np.asarray(h)[:self.n_z, :self.n_z]
+
+    # -- values at x ---------------------------------------------------------------------------
+    def _evaluate(self, x, moments):
+        mats, rows = _evaluate(self.structure, self.pad(moments), self._vector(x), self.sizes)
+        return jax.tree.map(np.asarray, mats), np.asarray(rows)
+
+    def _groups(self):
+        return self.spec.specs if self.multi else (self.spec,)
+
+    def implied(self, x, moments):
+        """(Σ, μ); for a multi-group model one pair per group."""
+        (_, sigma, mu), _ = self._evaluate(x, moments)
+        pairs = tuple((sigma[g, :s.p, :s.p], mu[g, :s.p]) for g, s in enumerate(self._groups()))
+        return pairs if self.multi else pairs[0]
+
+    def matrices(self, x, moments):
+        """The model matrices; for a multi-group model one set per group."""
+        (mats, _, _), _ = self._evaluate(x, moments)
+        out = tuple(Matrices(mats.lam[g, :s.p, :s.m], mats.theta[g, :s.p, :s.p], mats.psi[g, :s.m, :s.m],
+                             mats.beta[g, :s.m, :s.m], mats.nu[g, :s.p], mats.alpha[g, :s.m])
+                    for g, s in enumerate(self._groups()))
+        return out if self.multi else out[0]
+
+    def row_values(self, x, moments) -> np.ndarray:
+        """The value of every parameter-table row."""
+        _, rows = self._evaluate(x, moments)
+        return rows[:sum(len(s.row_base) for s in self._groups())]

@@ -26,6 +26,8 @@ from types import MappingProxyType
 import jax
 import jax.numpy as jnp
 import jax.scipy.stats
+import numpy as np
+import scipy.special
 
 UNARY_OPS = ("-", "+")
 BINARY_OPS = ("+", "-", "*", "/", "^")
@@ -260,3 +262,124 @@ def _call(func: str, arguments: list[Callable]) -> Callable:
         raise ValueError(f"function {func!r} takes {ARITY[func]} argument(s), got {len(arguments)}")
     apply = FUNCTIONS[func]
     return lambda x: apply(*(argument(x) for argument in arguments))
+
+
+# -- numeric evaluation with forward-mode derivatives, outside compiled code --------------------
+
+_SQRT_2PI = math.sqrt(2.0 * math.pi)
+# d f(v) / dv of the one-argument functions, from v and f(v)
+_DERIVATIVES: Mapping[str, Callable] = MappingProxyType({
+    "exp": lambda v, f: f,
+    "log": lambda v, f: 1.0 / v,
+    "log10": lambda v, f: 1.0 / (v * math.log(10.0)),
+    "sqrt": lambda v, f: 0.5 / f,
+    "abs": lambda v, f: np.sign(v),
+    "sin": lambda v, f: np.cos(v),
+    "cos": lambda v, f: -np.sin(v),
+    "tan": lambda v, f: 1.0 + f * f,
+    "asin": lambda v, f: 1.0 / np.sqrt(1.0 - v * v),
+    "acos": lambda v, f: -1.0 / np.sqrt(1.0 - v * v),
+    "atan": lambda v, f: 1.0 / (1.0 + v * v),
+    "sinh": lambda v, f: np.cosh(v),
+    "cosh": lambda v, f: np.sinh(v),
+    "tanh": lambda v, f: 1.0 - f * f,
+    "pnorm": lambda v, f: np.exp(-0.5 * v * v) / _SQRT_2PI,
+})
+_NUMPY = {"exp": np.exp, "log": np.log, "log10": np.log10, "sqrt": np.sqrt, "abs": np.abs, "sin": np.sin,
+          "cos": np.cos, "tan": np.tan, "asin": np.arcsin, "acos": np.arccos, "atan": np.arctan,
+          "sinh": np.sinh, "cosh": np.cosh, "tanh": np.tanh, "pnorm": scipy.special.ndtr}
+
+
+def evaluate(expr: Expr, values: np.ndarray, index: Mapping[str, int], grad: bool = False):
+    """The value of ``expr`` at ``values`` (numpy; ``index`` maps each name to its position on
+    the last axis), and with ``grad`` its derivative with respect to ``values`` (forward mode,
+    exact: the chain rule through each node).  ``values`` may carry leading batch axes (the
+    bootstrap's replicates); the value has their shape, the derivative theirs plus one.  Used
+    for defined parameters and constraints, so no model's expressions are ever compiled."""
+    values = np.asarray(values, dtype=float)
+    with np.errstate(all="ignore"):
+        value, derivative = _evaluate(expr, values, index, grad)
+    value = np.broadcast_to(value, values.shape[:-1]).astype(float)
+    if not grad:
+        return value
+    if derivative is None:
+        derivative = np.zeros(values.shape)
+    return value, np.broadcast_to(derivative, values.shape).astype(float)
+
+
+def _evaluate(expr: Expr, values, index, grad: bool):
+    """(value, derivative or None for a constant) of one node."""
+    match expr:
+        case Num(value=value):
+            return np.float64(value), None
+        case Name(id=name):
+            if name not in index:
+                raise ValueError(f"unknown parameter {name!r}")
+            position = int(index[name])
+            d = None
+            if grad:
+                d = np.zeros(values.shape)
+                d[..., position] = 1.0
+            return values[..., position], d
+        case Unary(op="-", operand=operand):
+            v, d = _evaluate(operand, values, index, grad)
+            return -v, None if d is None else -d
+        case Unary(operand=operand):
+            return _evaluate(operand, values, index, grad)
+        case Binary(op=op, left=left, right=right):
+            return _binary(op, _evaluate(left, values, index, grad), _evaluate(right, values, index, grad),
+                           exact_power=isinstance(right, Num) and _small_integer(right.value))
+        case Call(func=func, args=args):
+            if func not in FUNCTIONS:
+                raise ValueError(f"unknown function {func!r}")
+            if len(args) != ARITY[func]:
+                raise ValueError(f"function {func!r} takes {ARITY[func]} argument(s), got {len(args)}")
+            parts = [_evaluate(arg, values, index, grad) for arg in args]
+            if func == "pow":
+                return _binary("^", *parts, exact_power=False)
+            if func in ("min", "max"):
+                (a, da), (b, db) = parts
+                pick = (a <= b) if func == "min" else (a >= b)
+                return np.where(pick, a, b), _select(pick, da, db)
+            (v, d), = parts
+            f = _NUMPY[func](v)
+            return f, None if d is None else _scale(_DERIVATIVES[func](v, f), d)
+    raise TypeError(f"not an expression: {expr!r}")
+
+
+def _scale(factor, d):
+    return np.asarray(factor)[..., None] * d
+
+
+def _add(*terms):
+    terms = [t for t in terms if t is not None]
+    return sum(terms) if terms else None
+
+
+def _select(pick, da, db):
+    if da is None and db is None:
+        return None
+    shape = (da if da is not None else db).shape
+    da = np.zeros(shape) if da is None else da
+    db = np.zeros(shape) if db is None else db
+    return np.where(np.asarray(pick)[..., None], da, db)
+
+
+def _binary(op: str, left, right, exact_power: bool):
+    (a, da), (b, db) = left, right
+    if op == "+":
+        return a + b, _add(da, db)
+    if op == "-":
+        return a - b, _add(da, None if db is None else -db)
+    if op == "*":
+        return a * b, _add(None if da is None else _scale(b, da), None if db is None else _scale(a, db))
+    if op == "/":
+        return a / b, _add(None if da is None else _scale(1.0 / b, da),
+                           None if db is None else _scale(-a / (b * b), db))
+    if exact_power:   # an integral exponent: exact, and differentiable for a negative base
+        n = int(b)
+        return a ** n, None if da is None else _scale(n * a ** (n - 1), da)
+    f = np.power(a, b)
+    d_base = None if da is None else _scale(b * np.power(a, b - 1.0), da)
+    d_exp = None if db is None else _scale(np.where(np.asarray(db).any(axis=-1), f * np.log(a), 0.0), db)
+    return f, _add(d_base, d_exp)

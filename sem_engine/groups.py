@@ -3,27 +3,24 @@
 Group g uses the free parameters x_g = x[index_g] (parameters equal across groups share a
 position only through the equality constraints of constraints.py, as in lavaan), and its own
 sample moments; the moments of a multi-group model are a tuple with one ``Moments`` per group.
-The discrepancy is the weighted sum of the groups' (lavaan's ``lav_model_objective``):
+The discrepancy is the weighted sum of the groups' (lavaan's ``lav_model_objective``; computed
+by objective.loss over the stacked groups of structure.py, a single-group model being G = 1):
 
     F(x) = Σ_g w_g F_g(x_g),    w_g = n_g / N,
 
 so chi-square = N F = Σ_g n_g F_g.  Under ``likelihood="wishart"`` lavaan keeps these weights
 (fmin is the same under both likelihoods), takes chi-square = Σ_g (n_g - 1) F_g and the
 covariance of the estimates from (N - G) times the information.  The expected Hessian is the
-same weighted sum of the groups' Hessians (inference.py), scattered into x.
+same weighted sum of the groups' Hessians (inference.expected_hessian).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
-
-import jax.numpy as jnp
 import numpy as np
 
 from .matrices import Spec, build_spec, row_values as group_row_values, to_matrices
 from .moments import Moments
-from .objective import make_implied as make_group_implied, make_loss as make_group_loss
 from .partable import ParameterTable
 
 
@@ -55,7 +52,7 @@ class Groups:
     def m(self) -> int:
         return self.specs[0].m
 
-    def values(self, x: jnp.ndarray, moments: tuple[Moments, ...]) -> jnp.ndarray:
+    def values(self, x, moments: tuple[Moments, ...]) -> np.ndarray:
         """Value of every parameter-table row, the groups' blocks in order."""
         return row_values(x, self, moments)
 
@@ -87,42 +84,9 @@ def weights(moments: tuple[Moments, ...]) -> list:
     return [m.n / total for m in moments]
 
 
-def make_loss(groups: Groups) -> Callable:
-    """loss(x, moments) = Σ_g w_g F_g(x_g)."""
-    losses = [make_group_loss(s) for s in groups.specs]
-
-    def loss(x, moments):
-        return sum(w * f(x[i], m) for w, f, i, m in zip(weights(moments), losses, groups.index, moments))
-
-    return loss
-
-
-def make_implied(groups: Groups) -> Callable:
-    """implied(x, moments) = ((Σ_1, μ_1), ..., (Σ_G, μ_G))."""
-    implied = [make_group_implied(s) for s in groups.specs]
-    return lambda x, moments: tuple(f(x[i], m) for f, i, m in zip(implied, groups.index, moments))
-
-
-def make_expected_hessian(groups: Groups, whitener: Callable | None = None) -> Callable:
-    """hessian(x, moments) = Σ_g w_g P_gᵀ H_g P_g, P_g selecting x_g from x (``whitener`` as in
-    inference.make_expected_hessian)."""
-    from . import inference  # inference -> constraints -> groups: imported here, not at the top
-
-    whitener = whitener or inference.lapack_whitener
-    hessians = [inference.make_expected_hessian(s, whitener) for s in groups.specs]
-
-    def hessian(x, moments):
-        out = jnp.zeros((groups.npar, groups.npar))
-        for w, h, i, m in zip(weights(moments), hessians, groups.index, moments):
-            out = out.at[np.ix_(i, i)].add(w * h(x[i], m))
-        return out
-
-    return hessian
-
-
-def row_values(x, groups: Groups, moments) -> jnp.ndarray:
+def row_values(x, groups: Groups, moments) -> np.ndarray:
     """Value of every parameter-table row, the groups' blocks in order."""
-    return jnp.concatenate([group_row_values(x[i], s, m) for s, i, m in zip(groups.specs, groups.index, moments)])
+    return np.concatenate([group_row_values(np.asarray(x)[i], s, m) for s, i, m in zip(groups.specs, groups.index, moments)])
 
 
 def matrices(x, groups: Groups, moments) -> tuple:

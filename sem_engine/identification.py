@@ -14,7 +14,6 @@ deficiency.
 
 from __future__ import annotations
 
-import jax.numpy as jnp
 import numpy as np
 
 from .constraints import Reparam
@@ -50,9 +49,9 @@ def check(pt: ParameterTable, spec: Spec, reparam: Reparam, engine: Engine, mome
     x = x_start * rng.uniform(0.8, 1.2, len(x_start)) + rng.uniform(0.05, 0.1, len(x_start))
     # A generic point: Σ(x) must stay positive definite for W, so only perturb if it does.
     z = reparam.to_z(x)
-    h = np.asarray(engine.hessian_z(jnp.asarray(z), moments))
+    h = engine.hessian_z(z, moments)
     if not np.all(np.isfinite(h)):
-        h = np.asarray(engine.hessian_z(jnp.asarray(reparam.to_z(x_start)), moments))
+        h = engine.hessian_z(reparam.to_z(x_start), moments)
     null = null_directions(h)
     if null.size == 0:
         return

@@ -10,7 +10,8 @@ coordinates z is
     vcov(z) = 2 (Kᵀ H K)⁻¹ / n_eff,   vcov(x) = K vcov(z) Kᵀ
 
 (the log-likelihood is -n/2 F_ML, so the unit information is H / 2; n_eff as in objective.py).
-Defined parameters g(x) (``:=``) get delta-method variances J vcov(x) Jᵀ with J = ∂g/∂x from JAX.
+Defined parameters g(x) (``:=``) get delta-method variances J vcov(x) Jᵀ with J = ∂g/∂x, evaluated
+in numpy outside compiled code (``definitions``).
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ from jax.scipy.linalg import solve_triangular
 import numpy as np
 from scipy import stats
 
-from . import expressions, implied, linalg
+from . import expressions, implied, linalg, structure
 from .constraints import Reparam, row_index
-from .matrices import NAMES, Spec, to_matrices
 from .moments import Moments
-from .objective import make_implied
+from .objective import group_moments, weights
 from .partable import ParameterTable
+from .structure import Padded, Sizes, Structure
 
 
 def lapack_whitener(sigma: jnp.ndarray) -> Callable[[jnp.ndarray], jnp.ndarray]:
@@ -43,36 +44,37 @@ def loop_whitener(sigma: jnp.ndarray) -> Callable[[jnp.ndarray], jnp.ndarray]:
     return lambda b: inv_l @ b
 
 
-def make_expected_hessian(spec: Spec, whitener: Callable = lapack_whitener
-                          ) -> Callable[[jnp.ndarray, Moments], jnp.ndarray]:
-    """hessian(x, moments): the expected Hessian H_x of F_ML (twice the unit information).
+def expected_hessian(x, st: Structure, moments: Padded, sz: Sizes, whitener: Callable = lapack_whitener):
+    """The expected Hessian H_x of F at the padded x (twice the unit information): the groups'
+    Hessians weighted by n_g / N (groups.py); under FIML each group's at the implied Σ
+    (``_patterns_hessian``).
 
     ``whitener(Σ)`` returns b -> L⁻¹ b for the Cholesky factor L of Σ: ``lapack_whitener`` for
     single fits, ``loop_whitener`` for batches under ``jax.vmap`` (see linalg.py).
     """
-    implied_moments = make_implied(spec)
-    derivatives = make_rank_two(spec)
+    w = weights(st, moments)
+    total = jnp.zeros((sz.npar, sz.npar))
+    for g, (st_g, s, xbar, n, pat) in enumerate(group_moments(st, moments, sz)):
+        if pat is not None:
+            def pair(xx, st_g=st_g, s=s, xbar=xbar):
+                mats = structure.matrices(xx, st_g, s, xbar, sz.p, sz.m)
+                return implied.sigma(mats), implied.mu(mats)
 
-    def hessian(x, moments):
-        if moments.patterns is not None:
-            sigma, _ = implied_moments(x, moments)
-            d_sigma, d_mu = jax.jacfwd(implied_moments)(x, moments)
-            return _patterns_hessian(sigma, d_sigma, d_mu, moments)
-        sigma, u, v, d = derivatives(x, moments)
-        whiten = whitener(sigma)
-        u, v = whiten(u), whiten(v)
-        g_uu, g_vv, g_uv = u.T @ u, v.T @ v, u.T @ v
-        h = 2.0 * (g_uu * g_vv + g_uv * g_uv.T)
-        if spec.meanstructure:
-            w = whiten(d)
-            h = h + 2.0 * w.T @ w
-        return h
-
-    return hessian
+            sigma, _ = pair(x)
+            d_sigma, d_mu = jax.jacfwd(pair)(x)
+            h = _patterns_hessian(sigma, d_sigma, d_mu, n, pat)
+        else:
+            sigma, u, v, d = rank_two(structure.matrices(x, st_g, s, xbar, sz.p, sz.m), st_g.deriv)
+            whiten = whitener(sigma)
+            u, v, d = whiten(u), whiten(v), whiten(d)
+            g_uu, g_vv, g_uv = u.T @ u, v.T @ v, u.T @ v
+            h = 2.0 * (g_uu * g_vv + g_uv * g_uv.T) + 2.0 * st.meanstructure * d.T @ d
+        total = total + jnp.where(w[g] > 0, w[g] * h, 0.0)
+    return total
 
 
-def make_rank_two(spec: Spec) -> Callable:
-    """derivatives(x, moments) -> (Σ, U, V, D): ∂Σ/∂x_i = u_i v_iᵀ + v_i u_iᵀ and ∂μ/∂x_i = d_i.
+def rank_two(mats, deriv):
+    """(Σ, U, V, D): ∂Σ/∂x_i = u_i v_iᵀ + v_i u_iᵀ and ∂μ/∂x_i = d_i.
 
     Every free parameter is one entry of Λ, Θ, Ψ, B, ν or α, so with T = (I - B)⁻¹, A = Λ T and
     W = A Ψ Tᵀ (Bollen 1989, ch. 8):
@@ -82,46 +84,31 @@ def make_rank_two(spec: Spec) -> Callable:
         ν_j:  d = e_j                                     α_k:  d = A e_k
 
     so that tr(Σ⁻¹Σ_iΣ⁻¹Σ_j) = 2[(u_iᵀΣ⁻¹u_j)(v_iᵀΣ⁻¹v_j) + (u_iᵀΣ⁻¹v_j)(u_jᵀΣ⁻¹v_i)]: the expected
-    Hessian costs O(p q²) instead of O(p³ q + p² q²) from the dense Jacobian of Σ.
+    Hessian costs O(p q²) instead of O(p³ q + p² q²) from the dense Jacobian of Σ.  The columns of
+    each parameter in the candidates [I_p | A | W | 0] are data (structure.Derivatives).
     """
-    p, m = spec.p, spec.m
-    rows = spec.free_rows
-    code = spec.target.matrix[rows]
-    a, b = spec.target.row[rows], spec.target.col[rows]
-    # columns of [I_p | A | W | 0] (p + 2m + 1 candidates) and a scale for v
-    e, lv, w_, zero = 0, p, p + m, p + 2 * m
-    lam, theta, psi, beta, nu, alpha = (code == NAMES.index(k) for k in NAMES)
-    iu = np.select([lam, theta, psi, beta], [e + a, e + a, lv + a, lv + a], zero)
-    iv = np.select([lam, theta, psi, beta], [w_ + b, e + b, lv + b, w_ + b], zero)
-    half = np.where((theta | psi) & (a == b), 0.5, 1.0)
-    i_d = np.select([lam | nu, beta | alpha], [e + a, lv + a], zero)
-    k_ta = np.select([lam, beta], [b, b], -1)   # (Tα)_k scales d; -1: scale 1
-
-    def derivatives(x, moments):
-        mats = to_matrices(x, spec, moments)
-        t = implied.total(mats)
-        big_a = mats.lam @ t
-        sigma = big_a @ mats.psi @ big_a.T + mats.theta
-        cand = jnp.concatenate([jnp.eye(p), big_a, big_a @ mats.psi @ t.T, jnp.zeros((p, 1))], axis=1)
-        t_alpha = jnp.concatenate([t @ mats.alpha, jnp.ones(1)])
-        return sigma, cand[:, iu], cand[:, iv] * half[None, :], cand[:, i_d] * t_alpha[k_ta][None, :]
-
-    return derivatives
+    p = mats.lam.shape[0]
+    t = implied.total(mats)
+    big_a = mats.lam @ t
+    sigma = big_a @ mats.psi @ big_a.T + mats.theta
+    cand = jnp.concatenate([jnp.eye(p), big_a, big_a @ mats.psi @ t.T, jnp.zeros((p, 1))], axis=1)
+    t_alpha = jnp.concatenate([t @ mats.alpha, jnp.ones(1)])
+    return (sigma, cand[:, deriv.iu], cand[:, deriv.iv] * deriv.half[None, :],
+            cand[:, deriv.i_d] * t_alpha[deriv.k_ta][None, :])
 
 
-def _patterns_hessian(sigma, d_sigma, d_mu, moments: Moments) -> jnp.ndarray:
+def _patterns_hessian(sigma, d_sigma, d_mu, n, pat) -> jnp.ndarray:
     """The expected Hessian under incomplete data (FIML), at the implied Σ (lavaan's
     h1.information="structured"): the patterns' terms weighted by n_k / N,
 
         Σ_k (n_k / N) [tr(P_k Σ_i P_k Σ_j) + 2 μ_iᵀ P_k μ_j],   P_k = (Σ_oo)⁻¹ zero-filled.
     """
-    def pattern(o, n):
+    def pattern(o, count):
         inner = linalg.inverse(sigma * jnp.outer(o, o) + jnp.diag(1.0 - o)) * jnp.outer(o, o)
         a = jnp.einsum("ab,bcq->acq", inner, d_sigma)
-        return n * (jnp.einsum("abi,baj->ij", a, a) + 2.0 * d_mu.T @ inner @ d_mu)
+        return count * (jnp.einsum("abi,baj->ij", a, a) + 2.0 * d_mu.T @ inner @ d_mu)
 
-    pat = moments.patterns
-    return jnp.sum(jax.vmap(pattern)(pat.mask, pat.count), axis=0) / moments.n
+    return jnp.sum(jax.vmap(pattern)(pat.mask, pat.count), axis=0) / n
 
 
 def null_directions(h: np.ndarray) -> np.ndarray:
@@ -156,39 +143,25 @@ def wald(est: np.ndarray, se: np.ndarray, level: float) -> Wald:
     return Wald(se, z, pvalue, est - crit * se, est + crit * se)
 
 
-def make_definitions(pt: ParameterTable) -> Callable[[jnp.ndarray], jnp.ndarray]:
-    """definitions(values): the ``:=`` parameters from the value of every table row.
+def definitions(pt: ParameterTable, values: np.ndarray, grad: bool = False):
+    """The ``:=`` parameters from the value of every table row (numpy; ``values`` may carry
+    leading batch axes), each definition possibly using earlier ones; with ``grad`` also their
+    Jacobian with respect to the row values (expressions.evaluate: forward mode, exact).
 
-    Each definition may use earlier ones.  ``values`` may be any per-row values (the estimates, or
-    the standardized values as lavaan's ``standardizedSolution`` uses them).
+    ``values`` may be any per-row values (the estimates, or the standardized values as lavaan's
+    ``standardizedSolution`` uses them).
     """
     index = dict(row_index(pt))
-    n_rows = len(pt.table)
-    funcs = []
+    values = np.asarray(values, dtype=float)
+    n_rows = values.shape[-1]
+    extended, jac = values, np.eye(n_rows)
     for k, d in enumerate(pt.definitions):
-        funcs.append(expressions.to_function(d.expr, index))
+        out = expressions.evaluate(d.expr, extended, index, grad)
+        value, d_ext = out if grad else (out, None)
+        extended = np.concatenate([extended, value[..., None]], axis=-1)
+        if grad:
+            jac = np.vstack([jac, d_ext @ jac])
         index[d.name] = n_rows + k
-
-    def definitions(values):
-        for f in funcs:
-            values = jnp.concatenate([values, f(values)[None]])
-        return values[n_rows:]
-
-    return definitions
-
-
-def make_defined(pt: ParameterTable, spec) -> Callable[[jnp.ndarray, Moments], jnp.ndarray]:
-    """defined(x, moments): values of the ``:=`` parameters at the free parameters x (``spec``:
-    a Spec or a multi-group groups.Groups)."""
-    definitions = make_definitions(pt)
-
-    def defined(x, moments):
-        return definitions(spec.values(x, moments))
-
-    return defined
-
-
-def delta_vcov(func, x, moments: Moments, vcov_x: np.ndarray) -> np.ndarray:
-    """Delta-method covariance J vcov(x) Jᵀ of func(x, moments)."""
-    jac = np.asarray(jax.jit(jax.jacfwd(func))(jnp.asarray(x), moments))
-    return jac @ vcov_x @ jac.T
+    if grad:
+        return extended[..., n_rows:], jac[n_rows:]
+    return extended[..., n_rows:]

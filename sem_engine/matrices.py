@@ -7,8 +7,8 @@ variances, covariances and intercept live in Ψ and α, and its regressions in B
 
     Σ = Λ (I - B)⁻¹ Ψ (I - B)⁻ᵀ Λᵀ + Θ,    μ = ν + Λ (I - B)⁻¹ α          (see implied.py)
 
-The scatter is a few ``.at[].set`` calls on constant base matrices; ``Spec`` holds numpy index
-arrays only, so it closes over compiled functions as static structure.
+``Spec`` holds numpy index arrays and names; ``to_matrices`` is the numpy scatter.  Compiled code
+never sees a Spec: structure.py turns it into arrays of a size class.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import jax.numpy as jnp
 import numpy as np
 
 from .moments import Moments
@@ -27,12 +26,12 @@ SYMMETRIC = ("theta", "psi")
 
 
 class Matrices(NamedTuple):
-    lam: jnp.ndarray
-    theta: jnp.ndarray
-    psi: jnp.ndarray
-    beta: jnp.ndarray
-    nu: jnp.ndarray
-    alpha: jnp.ndarray
+    lam: np.ndarray
+    theta: np.ndarray
+    psi: np.ndarray
+    beta: np.ndarray
+    nu: np.ndarray
+    alpha: np.ndarray
 
 
 class Target(NamedTuple):
@@ -67,7 +66,7 @@ class Spec:
     def m(self) -> int:
         return len(self.eta)
 
-    def values(self, x: jnp.ndarray, moments: Moments) -> jnp.ndarray:
+    def values(self, x, moments: Moments) -> np.ndarray:
         """Value of every parameter-table row (``row_values``)."""
         return row_values(x, self, moments)
 
@@ -139,7 +138,7 @@ def _base(table, target: Target, ov, eta, dummies) -> Matrices:
     fixed = (table["free"].to_numpy() == 0) & (table["exo"].to_numpy() == 0) & (target.matrix >= 0)
     for i in np.flatnonzero(fixed):
         _put(mats, NAMES[target.matrix[i]], target.row[i], target.col[i], table["ustart"][i])
-    return Matrices(**{k: jnp.asarray(v) for k, v in mats.items()})
+    return Matrices(**mats)
 
 
 def _put(mats, name, r, c, value) -> None:
@@ -151,33 +150,32 @@ def _put(mats, name, r, c, value) -> None:
         mats[name][c, r] = value
 
 
-def to_matrices(x: jnp.ndarray, spec: Spec, moments: Moments) -> Matrices:
-    """Scatter the free parameters ``x`` and the fixed.x sample moments into the model matrices."""
+def to_matrices(x, spec: Spec, moments: Moments) -> Matrices:
+    """Scatter the free parameters ``x`` and the fixed.x sample moments into the model matrices
+    (numpy; compiled code scatters through structure.py)."""
     values = row_values(x, spec, moments)
     rows = np.concatenate([spec.free_rows, spec.exo_rows])
-    mats = dict(spec.base._asdict())
+    mats = {k: np.array(v) for k, v in spec.base._asdict().items()}
     for code, name in enumerate(NAMES):
         sel = rows[spec.target.matrix[rows] == code]
-        if sel.size == 0:
-            continue
         r, c = spec.target.row[sel], spec.target.col[sel]
-        v = values[sel]
         if name in ("nu", "alpha"):
-            mats[name] = mats[name].at[r].set(v)
-        else:
-            mats[name] = mats[name].at[r, c].set(v)
-            if name in SYMMETRIC:
-                mats[name] = mats[name].at[c, r].set(v)
+            mats[name][r] = values[sel]
+            continue
+        mats[name][r, c] = values[sel]
+        if name in SYMMETRIC:
+            mats[name][c, r] = values[sel]
     return Matrices(**mats)
 
 
-def row_values(x: jnp.ndarray, spec: Spec, moments: Moments) -> jnp.ndarray:
+def row_values(x, spec: Spec, moments: Moments) -> np.ndarray:
     """Value of every parameter-table row: free from x, exo from the sample, fixed from the base."""
-    values = jnp.asarray(spec.row_base).at[spec.free_rows].set(x)
+    values = np.array(spec.row_base, dtype=float)
+    values[spec.free_rows] = np.asarray(x, dtype=float)
     if spec.exo_rows.size:
         i, j = spec.exo_moment[:, 0], spec.exo_moment[:, 1]
-        exo = jnp.where(j >= 0, moments.s[i, np.maximum(j, 0)], moments.xbar[i])
-        values = values.at[spec.exo_rows].set(exo)
+        s, xbar = np.asarray(moments.s), np.asarray(moments.xbar)
+        values[spec.exo_rows] = np.where(j >= 0, s[i, np.maximum(j, 0)], xbar[i])
     return values
 
 

@@ -36,8 +36,6 @@ from __future__ import annotations
 import weakref
 from typing import NamedTuple
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 from scipy import linalg, stats
@@ -81,7 +79,7 @@ def _parts(fit) -> tuple:
     ext, candidate, spec = _extended(fit)
     freed = candidate["row"].to_numpy()[~candidate["new"].to_numpy()]
     x_ext = np.concatenate([fit.x, fit.row_values[freed], np.zeros(int(candidate["new"].sum()))])
-    score, info = _score_and_information(fit, spec, _to_matrices(jnp.asarray(x_ext), spec, fit.moments))
+    score, info = _score_and_information(fit, spec, to_matrices(x_ext, spec, fit.moments))
     return ext, candidate, spec, score, info
 
 
@@ -176,9 +174,6 @@ def _extended(fit) -> _Extended:
     return _EXTENDED[fit.spec]
 
 
-_to_matrices = jax.jit(to_matrices, static_argnums=1)  # compiled once per (extended) model
-
-
 def _score_and_information(fit, spec: Spec, mats) -> tuple[np.ndarray, np.ndarray]:
     """Score Δᵀ A1 r and expected information Δᵀ A1 Δ of one observation (residuals.py) in the
     parameters of ``spec``, at its model matrices ``mats`` (which imply the fitted Σ, μ).
@@ -214,11 +209,13 @@ def _sepc(fit, ext: ParameterTable, spec, candidate: pd.DataFrame, epc: np.ndarr
     small = is_var & ~(np.abs(magnitude) >= np.sqrt(_EPS))
     magnitude[small] = np.nan
     mats = fit.matrices
-    lv_var = np.diag(np.asarray(implied.eta_cov(mats)))[:fit.spec.n_lv]
-    ov_var = np.diag(fit.implied_arrays[0])
+    lv_var = np.zeros(spec.m)   # the extended model's η: only its latent variables are scaled
+    lv_var[:fit.spec.n_lv] = np.diag(np.asarray(implied.eta_cov(mats)))[:fit.spec.n_lv]
+    scales = standardize.scale_vector(magnitude, lv_var, np.diag(fit.implied_arrays[0]), xp=np)
     out = {}
     for kind in standardize.KINDS:
-        std = np.array(standardize.scale(magnitude, lv_var, ov_var, standardize.scaling(ext, spec, kind)))
+        sc = standardize.scaling(ext, spec, kind)
+        std = standardize.scale(magnitude, scales, sc.num[0], sc.den[0])
         std[small] = 0.0
         out["sepc_" + kind[4:]] = np.sign(epc) * std[rows]
     return pd.DataFrame(out)

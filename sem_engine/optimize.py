@@ -19,8 +19,6 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from .constraints import Reparam
-from .moments import Moments
 
 CONVERGED, MAX_ITER, NOT_PD, NO_DESCENT = 0, 1, 2, 3
 # A Newton decrement below this (relative to F) is a decrease no float64 evaluation can resolve.
@@ -43,60 +41,50 @@ class FitState(NamedTuple):
     status: jnp.ndarray
 
 
-def make_fit(loss: Callable, reparam: Reparam, max_iter: int = 500, grad_tol: float = 1e-9):
-    """fit_moments(moments, z_start) -> FitState, pure and jit/vmap-able, for loss(x, moments)
-    (objective.make_loss, or groups.make_loss for a multi-group model)."""
-    x0 = jnp.asarray(reparam.x0)
-    basis = jnp.asarray(reparam.basis)
+def newton(f_of: Callable, z_start: jnp.ndarray, max_iter, grad_tol) -> FitState:
+    """FitState of the modified Newton iteration on ``f_of(z)`` from ``z_start``; pure and
+    jit-able (``max_iter`` and ``grad_tol`` may be traced).  Its ``x`` is z: the caller maps it.
+    Coordinates on which F does not depend (padding, structure.py) have zero gradient and a
+    floored eigenvalue, so they never move."""
+    value_and_grad = jax.value_and_grad(f_of)
 
-    def to_x(z):
-        return x0 + basis @ z
+    def newton_matrix(z):
+        w, v = jnp.linalg.eigh(jax.hessian(f_of)(z))
+        w = jnp.maximum(jnp.abs(w), 1e-8 * jnp.max(jnp.abs(w)))
+        return (v * w[None, :]) @ v.T
 
-    def fit_moments(moments: Moments, z_start: jnp.ndarray) -> FitState:
-        def f_of(z):
-            return loss(to_x(z), moments)
+    def step(state):
+        z, f, g, it, _, _ = state
+        d = -jnp.linalg.solve(newton_matrix(z), g)
+        d = jnp.where(jnp.all(jnp.isfinite(d)), d, -g)
+        slope = g @ d
 
-        value_and_grad = jax.value_and_grad(f_of)
+        def shrink(carry):
+            t, _ = carry
+            return t / 2.0, f_of(z + (t / 2.0) * d)
 
-        def newton_matrix(z):
-            w, v = jnp.linalg.eigh(jax.hessian(f_of)(z))
-            w = jnp.maximum(jnp.abs(w), 1e-8 * jnp.max(jnp.abs(w)))
-            return (v * w[None, :]) @ v.T
+        def keep_shrinking(carry):
+            t, f_new = carry
+            return (~(f_new <= f + 1e-4 * t * slope)) & (t > 1e-10)
 
-        def step(state):
-            z, f, g, it, _, _ = state
-            d = -jnp.linalg.solve(newton_matrix(z), g)
-            d = jnp.where(jnp.all(jnp.isfinite(d)), d, -g)
-            slope = g @ d
+        t, f_new = lax.while_loop(keep_shrinking, shrink, (1.0, f_of(z + d)))
+        accepted = f_new <= f + 1e-4 * t * slope
+        z_new = jnp.where(accepted, z + t * d, z)
+        f_new, g_new = value_and_grad(z_new)
+        status = jnp.where(accepted, CONVERGED, NO_DESCENT)
+        return z_new, f_new, g_new, it + 1, status, -slope
 
-            def shrink(carry):
-                t, _ = carry
-                return t / 2.0, f_of(z + (t / 2.0) * d)
+    def not_done(state):
+        _, f, g, it, status, decrement = state
+        small = (jnp.max(jnp.abs(g)) < grad_tol) | (decrement < ROUNDING * (1.0 + jnp.abs(f)))
+        return ~small & (it < max_iter) & (status == CONVERGED) & jnp.isfinite(f)
 
-            def keep_shrinking(carry):
-                t, f_new = carry
-                return (~(f_new <= f + 1e-4 * t * slope)) & (t > 1e-10)
-
-            t, f_new = lax.while_loop(keep_shrinking, shrink, (1.0, f_of(z + d)))
-            accepted = f_new <= f + 1e-4 * t * slope
-            z_new = jnp.where(accepted, z + t * d, z)
-            f_new, g_new = value_and_grad(z_new)
-            status = jnp.where(accepted, CONVERGED, NO_DESCENT)
-            return z_new, f_new, g_new, it + 1, status, -slope
-
-        def not_done(state):
-            _, f, g, it, status, decrement = state
-            small = (jnp.max(jnp.abs(g)) < grad_tol) | (decrement < ROUNDING * (1.0 + jnp.abs(f)))
-            return ~small & (it < max_iter) & (status == CONVERGED) & jnp.isfinite(f)
-
-        f0, g0 = value_and_grad(z_start)
-        init = (z_start, f0, g0, jnp.asarray(0), jnp.asarray(CONVERGED), jnp.asarray(jnp.inf))
-        z, f, g, it, status, decrement = lax.while_loop(not_done, step, init)
-        grad_norm = jnp.max(jnp.abs(g))
-        optimal = (grad_norm < grad_tol) | (decrement < ROUNDING * (1.0 + jnp.abs(f)))
-        status = jnp.where(
-            ~jnp.isfinite(f), NOT_PD,
-            jnp.where(optimal, CONVERGED, jnp.where(status == NO_DESCENT, NO_DESCENT, MAX_ITER)))
-        return FitState(to_x(z), f, grad_norm, it, status)
-
-    return fit_moments
+    f0, g0 = value_and_grad(z_start)
+    init = (z_start, f0, g0, jnp.asarray(0), jnp.asarray(CONVERGED), jnp.asarray(jnp.inf))
+    z, f, g, it, status, decrement = lax.while_loop(not_done, step, init)
+    grad_norm = jnp.max(jnp.abs(g))
+    optimal = (grad_norm < grad_tol) | (decrement < ROUNDING * (1.0 + jnp.abs(f)))
+    status = jnp.where(
+        ~jnp.isfinite(f), NOT_PD,
+        jnp.where(optimal, CONVERGED, jnp.where(status == NO_DESCENT, NO_DESCENT, MAX_ITER)))
+    return FitState(z, f, grad_norm, it, status)

@@ -93,6 +93,15 @@ class ParameterTable:
         return ParameterTable(table, self.variables, self.meanstructure)
 
 
+def values_jacobian(pt: ParameterTable) -> np.ndarray:
+    """∂(row values)/∂x: 1 where a row is the free parameter x_i (the ``free`` column)."""
+    free = pt.table["free"].to_numpy()
+    out = np.zeros((len(free), pt.npar))
+    rows = np.flatnonzero(free > 0)
+    out[rows, free[rows] - 1] = 1.0
+    return out
+
+
 def build(statements: Sequence, options: Options, n_groups: int = 1) -> ParameterTable:
     """Parameter table of ``statements`` under ``options`` (lavaan's ``lavaanify``), with
     ``n_groups`` groups."""

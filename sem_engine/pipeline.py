@@ -5,8 +5,6 @@ from __future__ import annotations
 import dataclasses
 import warnings
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from . import constraints, engine, groups, identification, matrices, moments, partable, robust, start, syntax
@@ -51,11 +49,11 @@ def sem(model: str, data=None, *, sample_cov=None, sample_mean=None, sample_nobs
     reparam = constraints.build(pt, spec)
     df = identification.degrees_of_freedom(pt, spec, reparam, opts.fixed_x)
     x_start = _start_values(pt, spec, sample)
-    compiled = engine.get(spec, reparam, opts.max_iter, opts.grad_tol)
+    compiled = engine.Engine(spec, reparam, sample, opts.max_iter, opts.grad_tol)
     identification.check(pt, spec, reparam, compiled, sample, x_start, df)
-    state = jax.tree.map(np.asarray, _optimize(compiled, sample, jnp.asarray(reparam.to_z(x_start))))
+    state = _optimize(compiled, sample, reparam.to_z(x_start))
     hessian = compiled.observed_hessian_z if opts.information == "observed" else compiled.hessian_z
-    h_z = np.asarray(hessian(jnp.asarray(reparam.to_z(state.x)), sample))
+    h_z = hessian(reparam.to_z(state.x), sample)
     vcov_x, singular = vcov(h_z, reparam, float(n_eff(summary.n_used, opts.likelihood, pt.n_groups)))
     fit = Fit(model, pt, spec, reparam, opts, sample, summary, state, df, compiled, vcov_x,
               _heywood(pt, state.x), tuple(label for label, _ in inputs) if group_data else (), group_data)
@@ -121,9 +119,9 @@ def _optimize(compiled: engine.Engine, sample, z_start):
     """Quasi-Newton scoring from the start values (scoring.py: the expected information at the
     start, BFGS updates; cheap steps, so large models fit fast), and the modified Newton optimizer
     (optimize.py: exact Hessian) where scoring does not converge.  Under FIML both use F_FIML."""
-    h = np.asarray(compiled.hessian_z(z_start, sample))
+    h = compiled.hessian_z(z_start, sample)
     if np.all(np.isfinite(h)):
-        h_inv = jnp.asarray(np.linalg.pinv((h + h.T) / 2, hermitian=True))
+        h_inv = np.linalg.pinv((h + h.T) / 2, hermitian=True)
         state = compiled.refit_moments(sample, z_start, h_inv)
         if int(state.status) == CONVERGED:
             return state

@@ -33,14 +33,12 @@ r = (d, vech(S + d dᵀ - Σ)), used by modindices.py.
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from . import implied
+from . import structure
 from .errors import ModelError
-from .matrices import NAMES, SYMMETRIC, Matrices, Spec
+from .matrices import Matrices, Spec
 
 KINDS = ("raw", "cor", "cor.bollen", "normalized", "standardized")
 _NEAR_ZERO = 1e-5
@@ -139,38 +137,23 @@ def _acov_obs(fit) -> np.ndarray:
 
 
 def moment_jacobian(spec: Spec, mats: Matrices) -> np.ndarray:
-    """Δ = ∂(μ, vech Σ)/∂x at the model matrices ``mats`` (the means only with a mean structure).
-
-    Chain rule: ∂(Σ, μ)/∂(Λ, Θ, Ψ, B, ν, α) by JAX (compiled once per matrix shape, so models of
-    the same size share it), times the 0/1 map from each free parameter to its matrix entries
-    (both triangles of Θ and Ψ).
-    """
-    d_sigma, d_mu = _implied_jacobian(Matrices(*(jnp.asarray(m) for m in mats)))
-    t, free = spec.target, spec.free_rows
-    code, r, c = t.matrix[free], t.row[free], t.col[free]
-    p = len(spec.ov)
-    ds, dm = np.zeros((p, p, free.size)), np.zeros((p, free.size))
-    for k, name in enumerate(NAMES):
-        sel = np.flatnonzero(code == k)
-        if sel.size == 0:
-            continue
-        js, jm = np.asarray(getattr(d_sigma, name)), np.asarray(getattr(d_mu, name))
-        if name in ("nu", "alpha"):
-            ds[..., sel], dm[:, sel] = js[..., r[sel]], jm[:, r[sel]]
-            continue
-        ds[..., sel], dm[:, sel] = js[..., r[sel], c[sel]], jm[:, r[sel], c[sel]]
-        if name in SYMMETRIC:
-            mirror = sel[r[sel] != c[sel]]
-            ds[..., mirror] += js[..., c[mirror], r[mirror]]
-            dm[:, mirror] += jm[:, c[mirror], r[mirror]]
-    rows, cols = vech_pairs(p)
-    return np.vstack([dm, ds[rows, cols]]) if spec.meanstructure else ds[rows, cols]
-
-
-@jax.jit
-def _implied_jacobian(mats: Matrices):
-    """∂Σ/∂M and ∂μ/∂M for every model matrix M (each of shape (p, p, *M.shape), (p, *M.shape))."""
-    return jax.jacfwd(lambda m: (implied.sigma(m), implied.mu(m)))(mats)
+    """Δ = ∂(μ, vech Σ)/∂x at the model matrices ``mats`` (the means only with a mean structure),
+    in closed form (numpy, no compiled code): ∂Σ/∂x_i = u_i v_iᵀ + v_i u_iᵀ and ∂μ/∂x_i = d_i with
+    the rank-two columns of inference.rank_two (Bollen 1989, ch. 8)."""
+    p, m = spec.p, spec.m
+    sz = structure.Sizes(p, m, max(spec.npar, 1), len(spec.row_base), 1, 0)
+    cols = structure.rank_two_columns(spec, np.arange(spec.npar), sz)
+    mats = Matrices(*(np.asarray(a) for a in mats))
+    t = np.linalg.inv(np.eye(m) - mats.beta)
+    big_a = mats.lam @ t
+    cand = np.hstack([np.eye(p), big_a, big_a @ mats.psi @ t.T, np.zeros((p, 1))])
+    t_alpha = np.append(t @ mats.alpha, 1.0)
+    u, v = cand[:, cols["iu"]], cand[:, cols["iv"]] * cols["half"][None, :]
+    d = cand[:, cols["i_d"]] * t_alpha[cols["k_ta"]][None, :]
+    rows, vcols = vech_pairs(p)
+    ds = u[rows] * v[vcols] + v[rows] * u[vcols]
+    ds, d = ds[:, :spec.npar], d[:, :spec.npar]
+    return np.vstack([d, ds]) if spec.meanstructure else ds
 
 
 def moment_residuals(s, xbar, sigma, mu, meanstructure: bool) -> np.ndarray:

@@ -20,7 +20,7 @@ from .moments import DataSummary, Moments
 from .objective import n_eff
 from .optimize import CONVERGED, STATUS_TEXT, FitState
 from .options import Options
-from .partable import ParameterTable
+from .partable import ParameterTable, values_jacobian
 
 ESTIMATE_COLUMNS = ["lhs", "op", "rhs", "label", "est", "se", "z", "pvalue", "ci_lower", "ci_upper"]
 
@@ -60,14 +60,12 @@ class Fit:
         return tuple(self._group_view(g) for g in range(self.n_groups))
 
     def _group_view(self, g: int) -> "Fit":
-        from . import engine as engine_module
-
         pt = self.partable.group_table(g)
         spec, index, moments = self.spec.specs[g], self.spec.index[g], self.moments[g]
         reparam = Reparam(np.zeros(spec.npar), np.eye(spec.npar), 0)
         x = self.x[index]
-        view_engine = engine_module.get(spec, reparam, self.options.max_iter, self.options.grad_tol)
-        sigma, mu = (np.asarray(a) for a in view_engine.implied(jnp.asarray(x), moments))
+        view_engine = Engine(spec, reparam, moments, self.options.max_iter, self.options.grad_tol)
+        sigma, mu = view_engine.implied(x, moments)
         f_g = 2.0 * (_loglik(np.asarray(moments.s), np.asarray(moments.xbar), moments, spec.meanstructure)
                      - _loglik(sigma, mu, moments, spec.meanstructure)) / float(moments.n)   # F_ML of the group
         state = FitState(x, np.asarray(f_g), self.state.grad_norm, self.state.n_iter, self.state.status)
@@ -200,12 +198,11 @@ class Fit:
     @cached_property
     def matrices(self) -> Matrices:
         """Estimated model matrices (Λ, Θ, Ψ, B, ν, α) as numpy arrays."""
-        return Matrices(*(np.asarray(m) for m in self.engine.matrices(jnp.asarray(self.x), self.moments)))
+        return self.engine.matrices(self.x, self.moments)
 
     @cached_property
     def implied_arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        sigma, mu = self.engine.implied(jnp.asarray(self.x), self.moments)
-        return np.asarray(sigma), np.asarray(mu)
+        return self.engine.implied(self.x, self.moments)
 
     def implied(self) -> dict:
         """Model-implied covariance matrix (and mean vector with a mean structure); for a
@@ -221,7 +218,7 @@ class Fit:
     @cached_property
     def row_values(self) -> np.ndarray:
         """Value of every parameter-table row at the estimates."""
-        return np.asarray(self.engine.row_values(jnp.asarray(self.x), self.moments))
+        return self.engine.row_values(self.x, self.moments)
 
     # -- tables --------------------------------------------------------------------------------
     def estimates(self, standardized: bool = True) -> pd.DataFrame:
@@ -251,10 +248,9 @@ class Fit:
         return out[columns]
 
     def _defined_table(self) -> pd.DataFrame:
-        defined = jax.jit(inference.make_defined(self.partable, self.spec))
-        x = jnp.asarray(self.x)
-        est = np.asarray(defined(x, self.moments))
-        cov = inference.delta_vcov(defined, x, self.moments, self.vcov_x)
+        est, jac = inference.definitions(self.partable, self.row_values, grad=True)
+        jac = jac @ values_jacobian(self.partable)
+        cov = jac @ self.vcov_x @ jac.T
         w = inference.wald(est, np.sqrt(np.maximum(np.diag(cov), 0)), self.options.level)
         return pd.DataFrame({
             "lhs": [d.name for d in self.partable.definitions], "op": ":=",

@@ -32,101 +32,90 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from . import linalg
-from .constraints import Reparam
-from .groups import Groups, weights
-from .matrices import Spec
-from .moments import Moments
-from .objective import make_implied
+from . import implied, linalg, structure
+from .objective import group_moments, weights
 from .optimize import ROUNDING, CONVERGED, MAX_ITER, NO_DESCENT, NOT_PD, FitState
+from .structure import Padded, Sizes, Structure
 
 
-def make_scoring(spec: Spec | Groups, reparam: Reparam, max_iter: int = 100, grad_tol: float = 1e-9
-                 ) -> Callable[..., FitState]:
-    """refit(moments, z_start, h_inv, max_steps=None) -> FitState, with h_inv = H₀⁻¹ in z and at
-    most ``max_steps`` steps (default: ``max_iter``; may be traced); pure, jit/vmap-able.
-    F_ML for complete data, F_FIML for incomplete data (``moments.patterns``).  For a multi-group
-    model (groups.Groups; moments a tuple) F, and so its cotangents, are the groups' sums weighted
-    by n_g / N."""
-    multi = isinstance(spec, Groups)
-    specs = spec.specs if multi else (spec,)
-    index = spec.index if multi else (slice(None),)
-    implied_fns = [make_implied(s) for s in specs]
-    x0 = jnp.asarray(reparam.x0)
-    basis = jnp.asarray(reparam.basis)
+def refit(st: Structure, moments: Padded, z_start, h_inv, max_steps, grad_tol, sz: Sizes) -> FitState:
+    """FitState of the iteration above from ``z_start`` with h_inv = H₀⁻¹ (in z), at most
+    ``max_steps`` steps; pure, jit/vmap-able, the structure and sizes as structure.py gives them.
+    F is the groups' sum weighted by n_g / N, and so are its cotangents."""
+    w = weights(st, moments)
+    groups = list(group_moments(st, moments, sz))
+    objectives = [(_fiml if pat is not None else _ml)(s, xbar, n, pat, st.meanstructure)
+                  for _, s, xbar, n, pat in groups]
 
-    def refit(moments, z_start: jnp.ndarray, h_inv: jnp.ndarray, max_steps=None) -> FitState:
-        members = moments if multi else (moments,)
-        w = weights(members) if multi else [1.0]
-        objectives = [(_fiml if m.patterns is not None else _ml)(m, s.meanstructure, s.p)
-                      for m, s in zip(members, specs)]
+    def implied_z(z):
+        x = st.x0 + st.basis @ z
+        out = []
+        for st_g, s, xbar, _, _ in groups:
+            mats = structure.matrices(x, st_g, s, xbar, sz.p, sz.m)
+            out.append((implied.sigma(mats), implied.mu(mats)))
+        return tuple(out)
 
-        def implied_z(z):
-            x = x0 + basis @ z
-            return tuple(f(x[i], m) for f, i, m in zip(implied_fns, index, members))
+    def combine(values):
+        return sum(jnp.where(w[g] > 0, w[g] * f, 0.0) for g, f in enumerate(values))
 
-        def value(z):
-            return sum(wg * objective(*pair)[0] for wg, objective, pair in zip(w, objectives, implied_z(z)))
+    def value(z):
+        return combine([objective(*pair)[0] for objective, pair in zip(objectives, implied_z(z))])
 
-        def value_and_grad(z):
-            pairs, pullback = jax.vjp(implied_z, z)
-            each = [objective(*pair) for objective, pair in zip(objectives, pairs)]
-            f = sum(wg * fg for wg, (fg, _) in zip(w, each))
-            (g,) = pullback(tuple(jax.tree.map(lambda c, wg=wg: wg * c, cot) for wg, (_, cot) in zip(w, each)))
-            return f, jnp.where(jnp.isfinite(f), g, jnp.nan)
+    def value_and_grad(z):
+        pairs, pullback = jax.vjp(implied_z, z)
+        each = [objective(*pair) for objective, pair in zip(objectives, pairs)]
+        f = combine([fg for fg, _ in each])
+        (g,) = pullback(tuple(jax.tree.map(lambda c, wg=w[k]: wg * c, cot) for k, (_, cot) in enumerate(each)))
+        return f, jnp.where(jnp.isfinite(f), g, jnp.nan)
 
-        z, f, g, it, status = quasi_newton(value, value_and_grad, z_start, h_inv,
-                                          max_iter if max_steps is None else max_steps, grad_tol)
-        return FitState(x0 + basis @ z, f, jnp.max(jnp.abs(g)), it, status)
-
-    return refit
+    z, f, g, it, status = quasi_newton(value, value_and_grad, z_start, h_inv, max_steps, grad_tol)
+    return FitState(st.x0 + st.basis @ z, f, jnp.max(jnp.abs(g)), it, status)
 
 
-def _normal_terms(sigma, mu, s, xbar, meanstructure: bool, p: int):
+def _normal_terms(sigma, mu, s, xbar, meanstructure):
     """log|Σ| + tr(S Σ⁻¹) + dᵀ Σ⁻¹ d (d = x̄ - μ, with a mean structure), Σ⁻¹ and d from one
     Cholesky factor; the value is +inf when Σ is not positive definite."""
+    p = sigma.shape[0]
     lower = linalg.cholesky(sigma)
     ok = linalg.is_factor(lower)
     inv_l = linalg.inv_lower(jnp.where(ok, lower, jnp.eye(p)))
     sigma_inv = inv_l.T @ inv_l
-    d = xbar - mu if meanstructure else jnp.zeros(p)
+    d = (xbar - mu) * meanstructure
     f = 2.0 * jnp.sum(jnp.log(jnp.abs(jnp.diagonal(lower)))) + jnp.sum(sigma_inv * s) + d @ sigma_inv @ d
     return jnp.where(ok, f, jnp.inf), sigma_inv, d
 
 
-def _ml(moments: Moments, meanstructure: bool, p: int):
+def _ml(s, xbar, n, pat, meanstructure):
     """(Σ, μ) -> F_ML, and its cotangents (W, -2 Σ⁻¹ d) (module docstring)."""
-    chol_s = linalg.cholesky(moments.s)
-    const = 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol_s))) + p
+    chol_s = linalg.cholesky(s)
+    const = 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol_s))) + s.shape[0]
 
     def objective(sigma, mu):
-        f, sigma_inv, d = _normal_terms(sigma, mu, moments.s, moments.xbar, meanstructure, p)
-        w = sigma_inv @ (sigma - moments.s - jnp.outer(d, d)) @ sigma_inv
+        f, sigma_inv, d = _normal_terms(sigma, mu, s, xbar, meanstructure)
+        w = sigma_inv @ (sigma - s - jnp.outer(d, d)) @ sigma_inv
         return f - const, (w, -2.0 * sigma_inv @ d)
 
     return objective
 
 
-def _fiml(moments: Moments, meanstructure: bool, p: int):
+def _fiml(s, xbar, n, pat, meanstructure):
     """(Σ, μ) -> F_FIML = -2 (log L - log L_H1) / N (objective.f_fiml) and its cotangents: the
     complete-data terms of each pattern k (Σ_k as in missing.loglik, P_k = Σ_k⁻¹ zero-filled
     outside its observed variables, d_k = (x̄_k - μ)∘o_k) weighted by n_k / N,
 
         W = Σ_k (n_k/N) P_k (Σ - S_k - d_k d_kᵀ) P_k,   ∂F/∂μ = -2 Σ_k (n_k/N) P_k d_k.
     """
-    pat = moments.patterns
-
     def objective(sigma, mu):
         def pattern(o, s, xbar):
             oo = jnp.outer(o, o)
-            f, inv, d = _normal_terms(sigma * oo + jnp.diag(1.0 - o), mu * o, s, xbar, True, p)
+            f, inv, d = _normal_terms(sigma * oo + jnp.diag(1.0 - o), mu * o, s, xbar, 1.0)
             inv = inv * oo
             return f + jnp.sum(o) * jnp.log(2.0 * jnp.pi), inv @ (sigma - s - jnp.outer(d, d)) @ inv, inv @ d
 
         f, w, g_mu = jax.vmap(pattern)(pat.mask, pat.cov, pat.mean)
-        weight = pat.count / moments.n
+        weight = pat.count / n
         pd = linalg.is_factor(linalg.cholesky(sigma))
-        return (jnp.where(pd, weight @ f + 2.0 * pat.h1_loglik / moments.n, jnp.inf),
+        return (jnp.where(pd, weight @ f + 2.0 * pat.h1_loglik / n, jnp.inf),
                 (jnp.einsum("k,kab->ab", weight, w), -2.0 * weight @ g_mu))
 
     return objective

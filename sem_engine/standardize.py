@@ -29,19 +29,20 @@ reported as 0 with no z, p.
 from __future__ import annotations
 
 import weakref
-from typing import Callable, NamedTuple
+from functools import partial
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from . import implied, inference
+from . import implied, inference, structure
 from .errors import ModelError
 from .expressions import to_text
 from .groups import Groups
-from .matrices import Spec, row_values, to_matrices
-from .moments import Moments
+from .matrices import Spec
+from .objective import group_moments
 from .partable import ParameterTable
 
 KINDS = ("std.lv", "std.all", "std.nox")
@@ -52,70 +53,51 @@ _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class Scaling(NamedTuple):
-    """Where each row's scale factors sit in the vector [sd(latent), sd(observed), rv, 1, NaN].
+    """Where each row's scale factors sit in its group's vector
 
-    ``num`` and ``den`` (2 x rows) index that vector; ``var_rows`` are the table's variance rows,
-    whose values give rv (in this order).
-    """
+        [sd(η) (m) | sd(observed) (p) | rv: sqrt|v_r| of every row r (R) | 1 | NaN]
+
+    ``num`` and ``den`` (G x 2 x R) index that vector (sizes m, p, R: the model's own, or a
+    size class's for compiled code)."""
 
     num: np.ndarray
     den: np.ndarray
-    var_rows: np.ndarray
 
 
-def make_standardize(pt: ParameterTable, spec: Spec, kind: str) -> Callable[[jax.Array, Moments], jax.Array]:
-    """std(x, moments): standardized value of every table row, then of every ``:=`` parameter.
-
-    Pure JAX: jit, ``jax.jacfwd`` (delta method) and ``jax.vmap`` (bootstrap) apply.
-    """
-    std, sc = _make_scaled(pt, spec), scaling(pt, spec, kind)
-    return lambda x, moments: std(x, moments, sc)
+def scale_vector(values, lv_var, ov_var, xp=jnp):
+    """[sd(η) | sd(observed) | sqrt|values| | 1 | NaN] (``Scaling``); ``xp``: jax.numpy inside
+    compiled code, numpy outside."""
+    return xp.concatenate([_sd(lv_var, xp), _sd(ov_var, xp), xp.sqrt(xp.abs(values)), xp.array([1.0, np.nan])])
 
 
-def _make_scaled(pt: ParameterTable, spec: Spec | Groups) -> Callable[[jax.Array, Moments, Scaling], jax.Array]:
-    """std(x, moments, sc) for any Scaling ``sc`` of this model (arrays, so it can be vmapped);
-    for a multi-group model ``moments`` and ``sc`` have one entry per group, and the groups'
-    rows are standardized each with their own group's variances."""
-    definitions = inference.make_definitions(pt)
-    if not isinstance(spec, Groups):
-        rows = _make_scaled_rows(spec)
-        return lambda x, moments, sc: _with_definitions(rows(x, moments, sc), definitions)
-    parts = [(_make_scaled_rows(s), i) for s, i in zip(spec.specs, spec.index)]
-
-    def std(x, moments, sc):
-        out = jnp.concatenate([rows(x[i], m, s) for (rows, i), m, s in zip(parts, moments, sc)])
-        return _with_definitions(out, definitions)
-
-    return std
+def scale(values, scales, num, den):
+    """Standardize per-row ``values`` by the scale factors at positions ``num``, ``den`` (2 x R)."""
+    return values * scales[num[0]] * scales[num[1]] / (scales[den[0]] * scales[den[1]])
 
 
-def _with_definitions(values, definitions):
-    return jnp.concatenate([values, definitions(values)])
-
-
-def _make_scaled_rows(spec: Spec) -> Callable[[jax.Array, Moments, Scaling], jax.Array]:
-    n_lv = spec.n_lv
-
-    def rows(x, moments, sc):
-        mats = to_matrices(x, spec, moments)
-        lv_var = jnp.diagonal(implied.eta_cov(mats))[:n_lv]
-        return scale(row_values(x, spec, moments), lv_var, jnp.diagonal(implied.sigma(mats)), sc)
-
-    return rows
-
-
-def scale(values, lv_var, ov_var, sc: Scaling):
-    """Standardize per-row ``values`` given the model-implied variances of the latent variables
-    (in ``spec.eta`` order) and of the observed ones (``spec.ov`` order); rv from ``values``."""
-    scales = jnp.concatenate([_sd(lv_var), _sd(ov_var), jnp.sqrt(jnp.abs(values[sc.var_rows])),
-                              jnp.array([1.0, jnp.nan])])
-    return values * scales[sc.num[0]] * scales[sc.num[1]] / (scales[sc.den[0]] * scales[sc.den[1]])
-
-
-def _sd(variances: jax.Array) -> jax.Array:
+def _sd(variances, xp=jnp):
     """sqrt of model-implied variances; NaN for zero or negative ones (as lavaan)."""
     ok = variances > _EPS
-    return jnp.where(ok, jnp.sqrt(jnp.where(ok, variances, 1.0)), jnp.nan)
+    return xp.where(ok, xp.sqrt(xp.where(ok, variances, 1.0)), np.nan)
+
+
+def rows(x, st, moments, sc: Scaling, sz):
+    """Standardized value of every (padded) table row at the padded x, for the scalings ``sc``
+    (a leading axis of kinds); pure JAX over the structure arrays (structure.py), so jit,
+    ``jax.jacfwd`` (delta method) and ``jax.vmap`` (bootstrap) apply once per size class."""
+    out = jnp.zeros(sc.num.shape[:1] + (sz.rows,))
+    for g, (st_g, s, xbar, _, _) in enumerate(group_moments(st, moments, sz)):
+        mats = structure.matrices(x, st_g, s, xbar, sz.p, sz.m)
+        v = structure.values(x, st_g, s, xbar)
+        scales = scale_vector(v, jnp.diagonal(implied.eta_cov(mats)), jnp.diagonal(implied.sigma(mats)))
+        std = jax.vmap(lambda num, den: scale(v, scales, num, den))(sc.num[:, g], sc.den[:, g])
+        out = out + jnp.where(st_g.own, std, 0.0)
+    return out
+
+
+@partial(jax.jit, static_argnames="sz")
+def _rows_and_jacobian(x, st, moments, sc: Scaling, sz):
+    return rows(x, st, moments, sc, sz), jax.jacfwd(rows)(x, st, moments, sc, sz)
 
 
 def _variance_rows(pt: ParameterTable) -> np.ndarray:
@@ -123,24 +105,40 @@ def _variance_rows(pt: ParameterTable) -> np.ndarray:
     return np.flatnonzero(((t["op"] == "~~") & (t["lhs"] == t["rhs"])).to_numpy())
 
 
-def scaling(pt: ParameterTable, spec: Spec | Groups, kind: str) -> Scaling | tuple[Scaling, ...]:
-    """The scale factors of every row of ``pt`` under ``kind`` (the rules in the module docstring);
-    one Scaling per group for a multi-group model."""
-    if isinstance(spec, Groups):
-        return tuple(scaling(pt.group_table(g), s, kind) for g, s in enumerate(spec.specs))
+def scaling(pt: ParameterTable, spec: Spec | Groups, kind: str, sz=None) -> Scaling:
+    """The scale factors of every row of ``pt`` under ``kind`` (the rules in the module
+    docstring), laid out for the size class ``sz`` (structure.Sizes; None: the model's own sizes)."""
     if kind not in KINDS:
         raise ModelError(f"unknown standardization {kind!r}; use one of {', '.join(KINDS)}")
+    multi = isinstance(spec, Groups)
+    specs = spec.specs if multi else (spec,)
+    n_rows = len(pt.table)
+    m, p, n_groups, width = ((spec.m, spec.p, len(specs), n_rows) if sz is None
+                             else (sz.m, sz.p, sz.groups, sz.rows))
+    one = m + p + width
+    num = np.full((n_groups, 2, width), one)
+    den = np.full((n_groups, 2, width), one)
+    offset = 0
+    for g, s in enumerate(specs):
+        group_pt = pt.group_table(g) if multi else pt
+        n = len(group_pt.table)
+        rows = slice(offset, offset + n)
+        num[g, :, rows], den[g, :, rows] = _group_scaling(group_pt, s, kind, m, m + p, offset, one)
+        offset += n
+    return Scaling(num, den)
+
+
+def _group_scaling(pt: ParameterTable, spec: Spec, kind: str, m: int, rv_start: int, offset: int, one: int):
+    """num, den (2 x rows) of one group's rows; rv of its rows at ``rv_start + offset + row``."""
     t = pt.table
     lv, ov = spec.eta[:spec.n_lv], spec.ov
-    var_rows = _variance_rows(pt)
-    one = len(lv) + len(ov) + len(var_rows)
     unscaled = set() if kind == "std.all" else set(ov) if kind == "std.lv" else set(pt.variables.ov_x)
     sd_pos = {v: i for i, v in enumerate(lv)}
-    sd_pos.update({v: len(lv) + i for i, v in enumerate(ov) if v not in unscaled})
-    rv_pos = {t["lhs"][r]: len(lv) + len(ov) + k for k, r in enumerate(var_rows)}
+    sd_pos.update({v: m + i for i, v in enumerate(ov) if v not in unscaled})
+    rv_pos = {t["lhs"][r]: rv_start + offset + r for r in _variance_rows(pt)}
 
     # lavaan scales the outcome of a regression (and an indicator) by its SD under std.nox too
-    out_pos = {**sd_pos, **({v: len(lv) + i for i, v in enumerate(ov)} if kind == "std.nox" else {})}
+    out_pos = {**sd_pos, **({v: m + i for i, v in enumerate(ov)} if kind == "std.nox" else {})}
 
     def sd(v):
         return sd_pos.get(v, one)
@@ -164,38 +162,30 @@ def scaling(pt: ParameterTable, spec: Spec | Groups, kind: str) -> Scaling | tup
             den[0, i], den[1, i] = rv(lhs), rv(rhs)
         elif op == "~1":
             den[0, i] = sd(lhs)
-    return Scaling(num, den, var_rows)
+    return num, den
 
 
 def standardized_values(fit) -> tuple[np.ndarray, np.ndarray]:
     """Standardized values (rows: ``KINDS``; columns: table rows, then ``:=`` parameters) and their
-    delta-method SEs, computed once per fit by one compiled function (vmapped over the kinds)."""
+    delta-method SEs, computed once per fit by one compiled function of its size class."""
     if fit not in _CACHE:
-        std = _make_scaled(fit.partable, fit.spec)
-        scs = [scaling(fit.partable, fit.spec, kind) for kind in KINDS]
-        if fit.n_groups == 1:
-            kinds, axes = _stack(scs), Scaling(0, 0, None)
-        else:
-            kinds = tuple(_stack([sc[g] for sc in scs]) for g in range(fit.n_groups))
-            axes = (Scaling(0, 0, None),) * fit.n_groups
-
-        def all_kinds(x, moments):
-            values = jax.vmap(std, in_axes=(None, None, axes))(x, moments, kinds)
-            return values, values
-
-        jac, est = jax.jit(jax.jacfwd(all_kinds, has_aux=True))(jnp.asarray(fit.x), fit.moments)
-        jac = np.asarray(jac)
+        engine = fit.engine
+        sz = engine.sizes
+        scs = [scaling(fit.partable, fit.spec, kind, sz) for kind in KINDS]
+        sc = Scaling(*(jnp.asarray(np.stack(a)) for a in zip(*scs)))
+        est, jac = _rows_and_jacobian(engine._vector(fit.x), engine.structure, engine.pad(fit.moments), sc, sz)
+        n_rows, npar = len(fit.partable.table), fit.spec.npar
+        est, jac = np.asarray(est)[:, :n_rows], np.asarray(jac)[:, :n_rows, :npar]
+        if fit.partable.definitions:
+            parts = [inference.definitions(fit.partable, e, grad=True) for e in est]
+            est = np.hstack([est, np.stack([v for v, _ in parts])])
+            jac = np.concatenate([jac, np.stack([d @ j for (_, d), j in zip(parts, jac)])], axis=1)
         variances = np.einsum("kij,jl,kil->ki", jac, fit.vcov_x, jac)
         with np.errstate(invalid="ignore"):
             se = np.sqrt(np.where(variances < 0, np.nan, variances))
         se[se < _EPS ** 0.25] = 0.0
-        _CACHE[fit] = (np.asarray(est), se)
+        _CACHE[fit] = (est, se)
     return _CACHE[fit]
-
-
-def _stack(scs: list[Scaling]) -> Scaling:
-    """Scalings of the kinds along a leading axis (var_rows are the same for every kind)."""
-    return Scaling(np.stack([sc.num for sc in scs]), np.stack([sc.den for sc in scs]), scs[0].var_rows)
 
 
 def standardized_solution(fit, kind: str = "std.all") -> pd.DataFrame:

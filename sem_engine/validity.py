@@ -40,29 +40,23 @@ Not computed (NaN, with the reason in the ``note`` column): factors with fewer t
 indicators, higher-order factors (indicators that are latent), and AVE and the Fornell–Larcker CR
 of a factor with a cross-loading indicator (the other factor's share of that indicator would be
 counted as error); ω is still the share of the composite's variance due to this factor, as in
-compRelSEM().  The numeric part, ``make_reliability``, is a pure JAX function of (x, moments), so
-the delta method and the bootstrap apply to it unchanged.
+compRelSEM().  The numbers (``reliability_values``) are closed forms in numpy at the estimates, so
+no model's reliability is ever compiled.
 """
 
 from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
-from functools import partial
-from typing import Callable
-
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
 from . import implied, syntax
 from .descriptives import alpha_from_sums, complete_rows
 from .errors import DataError, ModelError
-from .matrices import Spec, row_values, to_matrices
-from .moments import Moments
+from .matrices import Spec
 from .partable import ParameterTable
-from .standardize import make_standardize
+from .standardize import KINDS, standardized_values
 
 MEASURES = ("ave_fl", "cr_fl", "ave_obs", "omega_obs", "ave_implied", "omega_implied", "alpha")
 CR_METHODS = {  # cr_method -> (AVE measure, CR measure, description printed with the table)
@@ -128,55 +122,51 @@ def constructs(pt: ParameterTable, spec: Spec) -> Constructs:
     return Constructs(tuple(factors), tuple(indicators), tuple(latent), mask, loadings, variances)
 
 
-# -- numbers (pure JAX) --------------------------------------------------------------------------
-def make_reliability(pt: ParameterTable, spec: Spec) -> Callable[[jax.Array, Moments], jax.Array]:
-    """rel(x, moments) -> (factors x MEASURES) array of the formulas in the module docstring.
+# -- numbers (numpy, at the estimates: no compiled code) -------------------------------------------
+def reliability_values(fit) -> np.ndarray:
+    """(factors x MEASURES) array of the formulas in the module docstring, from the fit's
+    estimates, standardized values, implied and sample moments.
 
     NaN where a measure is not defined (see ``Constructs.measured`` and ``.pure``).
     """
-    c = constructs(pt, spec)
-    std = make_standardize(pt, spec, "std.all")
-    n_rows = len(pt.table)
+    c = constructs(fit.partable, fit.spec)
+    n_rows = len(fit.partable.table)
     defined = np.repeat(c.measured[:, None], len(MEASURES), axis=1)
     defined[:, [MEASURES.index(m) for m in ("ave_fl", "cr_fl", "ave_obs", "ave_implied")]] &= c.pure[:, None]
-    mask, loadings, variances = (jnp.asarray(a) for a in (c.mask, c.loadings, c.variances))
-
-    def rel(x, moments):
-        mats = to_matrices(x, spec, moments)
-        values = row_values(x, spec, moments)
-        st = std(x, moments)[:n_rows]
-        phi = jnp.diagonal(implied.eta_cov(mats))[:spec.n_lv]
-        sl, sl2, th = loadings @ st, loadings @ st ** 2, variances @ st
-        common, common_diag = (loadings @ values) ** 2 * phi, (loadings @ values ** 2) * phi
-        tot_s, tr_s = _sums(mask, moments.s)
-        tot_h, tr_h = _sums(mask, implied.sigma(mats))
-        out = jnp.stack([sl2 / (sl2 + th), sl ** 2 / (sl ** 2 + th), common_diag / tr_s, common / tot_s,
-                         common_diag / tr_h, common / tot_h,
-                         alpha_from_sums(mask.sum(axis=1), tr_s, tot_s)], axis=1)
-        return jnp.where(defined, out, jnp.nan)
-
-    return rel
+    values = fit.row_values
+    st = standardized_values(fit)[0][KINDS.index("std.all")][:n_rows]
+    phi = np.diagonal(implied.eta_cov(fit.matrices))[:fit.spec.n_lv]
+    sl, sl2, th = c.loadings @ st, c.loadings @ st ** 2, c.variances @ st
+    common, common_diag = (c.loadings @ values) ** 2 * phi, (c.loadings @ values ** 2) * phi
+    tot_s, tr_s = _sums(c.mask, np.asarray(fit.moments.s))
+    tot_h, tr_h = _sums(c.mask, fit.implied_arrays[0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.stack([sl2 / (sl2 + th), sl ** 2 / (sl ** 2 + th), common_diag / tr_s, common / tot_s,
+                        common_diag / tr_h, common / tot_h,
+                        alpha_from_sums(c.mask.sum(axis=1), tr_s, tot_s)], axis=1)
+    return np.where(defined, out, np.nan)
 
 
 def _sums(mask, cov):
     """1ᵀC_f1 and tr C_f of every factor's block of the covariance matrix C."""
-    return jnp.einsum("fi,ij,fj->f", mask, cov, mask), mask @ jnp.diagonal(cov)
+    return np.einsum("fi,ij,fj->f", mask, cov, mask), mask @ np.diagonal(cov)
 
 
-@partial(jax.jit, static_argnames="htmt2")
 def htmt_values(s, mask, htmt2: bool = True):
     """HTMT (or HTMT2) matrix of the indicator groups ``mask`` (groups x variables, 0/1) from the
     covariance or correlation matrix ``s``.  Mean over distinct pairs i ≠ j; a group with one
     indicator has no monotrait correlations and gives NaN."""
-    sd = jnp.sqrt(jnp.diagonal(s))
-    r = jnp.abs(s / sd[:, None] / sd[None, :])
-    off = 1.0 - jnp.eye(s.shape[0])
-    a = jnp.log(jnp.where(off > 0, r, 1.0)) if htmt2 else r
-    mean = jnp.einsum("fi,ij,gj->fg", mask, a * off, mask) / jnp.einsum("fi,ij,gj->fg", mask, off, mask)
-    if htmt2:
-        mean = jnp.exp(mean)
-    within = jnp.diagonal(mean)
-    return mean / jnp.sqrt(within[:, None] * within[None, :])
+    s, mask = np.asarray(s, dtype=float), np.asarray(mask, dtype=float)
+    sd = np.sqrt(np.diagonal(s))
+    r = np.abs(s / sd[:, None] / sd[None, :])
+    off = 1.0 - np.eye(s.shape[0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.log(np.where(off > 0, r, 1.0)) if htmt2 else r
+        mean = np.einsum("fi,ij,gj->fg", mask, a * off, mask) / np.einsum("fi,ij,gj->fg", mask, off, mask)
+        if htmt2:
+            mean = np.exp(mean)
+        within = np.diagonal(mean)
+        return mean / np.sqrt(within[:, None] * within[None, :])
 
 
 # -- tables --------------------------------------------------------------------------------------
@@ -199,7 +189,7 @@ def htmt(fit, htmt2: bool = True) -> pd.DataFrame:
     c = constructs(fit.partable, fit.spec)
     keep = c.first_order
     names = [f for f, k in zip(c.factors, keep) if k]
-    values = np.asarray(htmt_values(jnp.asarray(fit.moments.s), jnp.asarray(c.mask[keep]), htmt2))
+    values = htmt_values(fit.moments.s, c.mask[keep], htmt2)
     return pd.DataFrame(values, index=pd.Index(names, name="factor"), columns=names)
 
 
@@ -225,7 +215,7 @@ def htmt_from_data(model: str, data: pd.DataFrame | None = None, *, sample_cov: 
         _require(names, sample_cov.columns, "sample_cov")
         s = sample_cov.loc[names, names].to_numpy(dtype=np.float64)
     mask = np.array([[float(v in ind) for v in names] for ind in groups.values()])
-    values = np.asarray(htmt_values(jnp.asarray(s), jnp.asarray(mask), htmt2))
+    values = htmt_values(s, mask, htmt2)
     return pd.DataFrame(values, index=pd.Index(list(groups), name="factor"), columns=list(groups))
 
 
@@ -285,15 +275,14 @@ def _largest_other(matrix: pd.DataFrame) -> pd.Series:
 
 
 # -- assembly ------------------------------------------------------------------------------------
-# The reliability values of a fit, computed (and compiled, ~1 s) once per Fit object: reliability(),
+# The reliability values of a fit, computed once per Fit object: reliability(),
 # discriminant_validity() and validity_report() on the same fit share them.
 _VALUES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _values(fit) -> np.ndarray:
     if fit not in _VALUES:
-        rel = jax.jit(make_reliability(fit.partable, fit.spec))
-        _VALUES[fit] = np.asarray(rel(jnp.asarray(fit.x), fit.moments))
+        _VALUES[fit] = reliability_values(fit)
     return _VALUES[fit]
 
 

