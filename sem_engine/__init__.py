@@ -29,16 +29,33 @@ from .errors import (  # noqa: E402
     SemError,
 )
 from . import datasets  # noqa: E402
-from .compare import compare  # noqa: E402
-from .missing import em_moments, little_mcar, missing_patterns  # noqa: E402
-from .descriptives import bartlett, cronbach_alpha, describe, kmo, mahalanobis, mardia  # noqa: E402
 from .pipeline import cfa, sem  # noqa: E402
+from .results import Fit  # noqa: E402
+# Functions named like their modules are bound here (importing the module later would shadow a
+# lazily bound name); their heavy imports happen inside them.
+from .compare import compare  # noqa: E402
 from .invariance import invariance  # noqa: E402
 from .power import power  # noqa: E402
-from .simulate import simulate_data  # noqa: E402
-from .validity import htmt_from_data  # noqa: E402
-from .results import Fit  # noqa: E402
-from .serialize import load_json  # noqa: E402
+
+# The rest on first use (PEP 562): a script that fits a model imports only what a fit needs.
+_LAZY = {
+    "simulate_data": "simulate",
+    "em_moments": "missing", "little_mcar": "missing", "missing_patterns": "missing",
+    "bartlett": "descriptives", "cronbach_alpha": "descriptives", "describe": "descriptives",
+    "kmo": "descriptives", "mahalanobis": "descriptives", "mardia": "descriptives",
+    "htmt_from_data": "validity", "load_json": "serialize",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'sem_engine' has no attribute {name!r}")
+
 
 __version__ = "0.1.0"
 

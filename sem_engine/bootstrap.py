@@ -1,11 +1,17 @@
-"""Nonparametric bootstrap: resample rows, refit every replicate with the model's compiled optimizer.
+"""Nonparametric bootstrap: resample rows, refit every replicate by batched quasi-Newton scoring.
 
 Replicate r draws N row indices with ``jax.random.randint`` from ``fold_in(PRNGKey(seed), r)``,
 so its sample depends only on the seed and r (not on ``batch_size``) and ``Bootstrap.indices``
-regenerates it.  For a chunk of replicates the resampled data, their sample moments
-(``moments.compute``, the fit's divisor) and the refits (``engine.fit_moments`` started at the
-full-sample estimate) run as one jitted ``jax.vmap``; chunks keep memory bounded.  The last chunk
-is padded to the chunk size, so one compiled function serves every chunk.
+regenerates it.  For a chunk of replicates the resampled data and their sample moments
+(``moments.weighted``, the fit's divisor), padded to the model's size class, are one jitted
+``jax.vmap`` over the data's shapes; the refits are another, a module-level kernel
+(``_refit_batch``: scoring.refit under ``jax.vmap``) whose arguments are the model's structure
+arrays (structure.py) and the padded moments, so it is compiled once per size class and batch
+size, never once per model (DESIGN.md, "Compilation").  Batches use the "throughput" size
+policy (``batched_engine``): the work per replicate matters more there than one compilation.
+A chunk holds ``batch_size`` replicates and is padded with repeats to a batch class
+(``batch_class``: 8, 12, 16, 24, 32, 48, ..., powers of two and 1.5 times them), so different
+numbers of replicates share executables and every chunk of a run uses the same one.
 
 Replicates whose optimizer status is not "converged" (iteration limit, non-positive-definite
 implied covariance matrix, failed line search) or whose estimates are not finite are counted,
@@ -27,17 +33,26 @@ mean structure), whose sample covariance is Σ̂: the model holds exactly in the
 population (Bollen & Stine 1992).  The bootstrap p-value of the model test is
 #{T*_b > T} / B over the successful replicates (lavaan's definition), T = n_eff F_ML.
 
-Statistics of a replicate (parameters, ``:=`` parameters, standardized values, effects) are pure
-functions ``func(x, moments)``; ``Bootstrap.distribution`` evaluates one at the full-sample
-estimate, at every successful replicate (its moments rebuilt from the regenerated indices) and,
-for BCa, at every leave-one-out jackknife refit.  Intervals and p-values: intervals.py.
+Statistics of a replicate: "raw" (the free parameters, then the ``:=`` parameters) and the
+standardized values ("std.all", "std.lv", "std.nox": every table row, then the standardized
+``:=`` parameters).  Standardized row values come from one kernel of the size class
+(standardize.rows under ``jax.vmap``); the ``:=`` parameters are evaluated in numpy on each
+replicate's row values (inference.definitions), so no model's expressions are compiled.
+``Bootstrap.distribution`` evaluates a statistic at the full-sample estimate, at every
+successful replicate (its moments rebuilt from the regenerated indices) and, for BCa, at every
+leave-one-out jackknife refit; it also takes any function of one replicate's (x, moments),
+evaluated in numpy.  Intervals and p-values: intervals.py.
+
+Nothing under ``jax.vmap`` calls LAPACK (scoring.py, linalg.py): jaxlib's batched LAPACK kernels
+can deadlock its CPU thread pool.
 """
 
 from __future__ import annotations
 
 import warnings
+import weakref
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property, partial
 from typing import Callable, NamedTuple
 
 import jax
@@ -46,13 +61,16 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from . import inference, intervals, missing, moments
+from . import inference, intervals, missing, moments, scoring, standardize, structure
+from .engine import Engine
 from .errors import ConvergenceWarning, DataError, ModelError
 from .expressions import to_text
 from .objective import n_eff
 from .optimize import CONVERGED, STATUS_TEXT
+from .structure import Padded, Sizes
 
 KINDS = ("ordinary", "bollen_stine")
+STATISTICS = ("raw",) + standardize.KINDS
 # With progress=None a bar appears once a run has taken this long (tqdm's ``delay``).
 PROGRESS_DELAY_S = 2.0
 # Without batch_size: at most MAX_BATCH replicates per chunk, and about CHUNK_BYTES of resampled
@@ -61,6 +79,8 @@ PROGRESS_DELAY_S = 2.0
 # of 1,000) but take more memory.
 MAX_BATCH = 256
 CHUNK_BYTES = 2 ** 27
+# The smallest batch class (``batch_class``).
+MIN_BATCH = 8
 # Scoring steps of a batched refit from the full-sample estimate (typically 10-45); a replicate
 # still short of convergence is refitted alone by the modified Newton optimizer, so one hopeless
 # replicate does not keep its whole batch iterating up to the optimizer's max_iter.
@@ -95,8 +115,9 @@ def bootstrap(fit, n: int = 1000, *, seed: int | None = None, ci: str = "bca", l
     rows = np.concatenate([v.data.rows if kind == "ordinary" else bollen_stine_rows(v) for v in fit.groups])
     seed = int(np.random.SeedSequence().generate_state(1)[0]) if seed is None else int(seed)
     batch = batch_size or default_batch_size(n, rows.shape, fiml)
-    state = refit(fit, Replicates.of(rows, seed, "resample", fit.options.likelihood, fiml, _sizes(fit)),
-                   np.arange(n), batch, progress, "bootstrap")
+    replicates = Replicates.of(rows, seed, "resample", fit.options.likelihood, batched_engine(fit).sizes, fiml,
+                               _sizes(fit))
+    state = refit(fit, replicates, np.arange(n), batch, progress, "bootstrap")
     result = Bootstrap(fit, rows, seed, kind, ci, level, batch, progress, *state)
     if result.n_failed:
         warnings.warn(f"{result.n_failed} of {n} bootstrap replicates failed ({result.failure_counts()}) "
@@ -162,8 +183,8 @@ class Bootstrap:
         which = np.arange(self.n) if replicates is None else np.atleast_1d(np.asarray(replicates))
         key = self.replicates("resample").key
         if self.fit.n_groups > 1:
-            return np.asarray(_draw_group_indices(key, jnp.asarray(which), _sizes(self.fit)))
-        return np.asarray(_draw_indices(key, jnp.asarray(which), self.rows.shape[0]))
+            return np.asarray(_draw_group_indices(key, which, _sizes(self.fit)))
+        return np.asarray(_draw_indices(key, which, self.rows.shape[0]))
 
     @property
     def chisq(self) -> np.ndarray:
@@ -189,8 +210,8 @@ class Bootstrap:
 
     def replicates(self, source: str) -> "Replicates":
         """The data sets of the bootstrap ("resample") or of the jackknife ("jackknife")."""
-        return Replicates.of(self.rows, self.seed, source, self.fit.options.likelihood, self.fiml,
-                             _sizes(self.fit))
+        return Replicates.of(self.rows, self.seed, source, self.fit.options.likelihood,
+                             batched_engine(self.fit).sizes, self.fiml, _sizes(self.fit))
 
     @cached_property
     def jackknife(self) -> tuple[np.ndarray, np.ndarray]:
@@ -201,22 +222,47 @@ class Bootstrap:
         return x, (status == CONVERGED) & np.all(np.isfinite(x), axis=1)
 
     # -- statistics ----------------------------------------------------------------------------
-    def distribution(self, func: Callable, jackknife: bool | None = None) -> Distribution:
-        """``func(x, moments)`` (a pure JAX function returning a vector) at the estimate, at every
-        successful replicate and (``jackknife=True``, default: when the default ci is "bca") at
-        every successful leave-one-out refit."""
-        fit = self.fit
-        est = np.asarray(jax.jit(func)(jnp.asarray(fit.x), fit.moments))
-        draws = evaluate(func, self.replicates("resample"), np.flatnonzero(self.ok), self.x[self.ok],
-                          self.batch_size).reshape(-1, est.size)
+    def distribution(self, func: str | Callable, jackknife: bool | None = None) -> Distribution:
+        """A statistic at the estimate, at every successful replicate and (``jackknife=True``,
+        default: when the default ci is "bca") at every successful leave-one-out refit.
+
+        ``func``: "raw" (free parameters, then ``:=`` parameters), "std.all", "std.lv" or
+        "std.nox" (every table row standardized, then the standardized ``:=`` parameters),
+        evaluated by the size class's compiled kernels; or a function ``func(x, moments)`` of
+        one data set's estimates and sample moments returning a vector, called in numpy once
+        per replicate (so it compiles nothing per model).
+        """
+        est = self._values(func, self.fit.x[None, :], None)[0]
+        draws = self._values(func, self.x[self.ok], self.replicates("resample"), np.flatnonzero(self.ok),
+                             self.batch_size).reshape(-1, est.size)
         if jackknife or (jackknife is None and self.ci == "bca"):
             return Distribution(est, draws, self._jackknife_values(func).reshape(-1, est.size))
         return Distribution(est, draws, None)
 
-    def _jackknife_values(self, func: Callable) -> np.ndarray:
+    def _jackknife_values(self, func: str | Callable) -> np.ndarray:
         x, ok = self.jackknife
-        return evaluate(func, self.replicates("jackknife"), np.flatnonzero(ok), x[ok],
-                         min(self.batch_size, self.rows.shape[0]))
+        return self._values(func, x[ok], self.replicates("jackknife"), np.flatnonzero(ok),
+                            min(self.batch_size, self.rows.shape[0]))
+
+    def _values(self, func, x: np.ndarray, replicates: "Replicates | None", numbers=None, batch=None) -> np.ndarray:
+        """``func`` at estimates x of the data sets ``numbers`` of ``replicates`` (None: at the
+        full-sample moments), in chunks of ``batch`` (default: the bootstrap's)."""
+        fit, batch = self.fit, batch or self.batch_size
+        if replicates is None:
+            if callable(func):
+                return np.atleast_1d(np.asarray(func(fit.x, fit.moments), dtype=float))[None, :]
+            padded = structure.pad_moments(fit.moments, batched_engine(fit).sizes)
+            size = batch_class(batch)
+            return values(fit, func, np.repeat(x, size, axis=0), _tile(padded, size))[:1]
+        if callable(func):
+            def step(r, xx):
+                data = replicates.unpad(replicates.padded(r))
+                return np.stack([np.atleast_1d(np.asarray(func(xx[i], _take(data, i)), dtype=float))
+                                 for i in range(len(r))])
+        else:
+            def step(r, xx):
+                return values(fit, func, xx, replicates.padded(r))
+        return _chunked(step, numbers, x, batch, False, "")
 
     def summarize(self, dist: Distribution, ci: str | None = None, level: float | None = None
                   ) -> intervals.Summary:
@@ -246,17 +292,19 @@ class Bootstrap:
     def standardized(self, kind: str = "std.all", ci: str | None = None, level: float | None = None
                      ) -> pd.DataFrame:
         """Standardized value of every row and ``:=`` parameter with bootstrap SE, CI and p."""
+        if kind not in standardize.KINDS:
+            raise ModelError(f"unknown standardization {kind!r}; use one of {', '.join(standardize.KINDS)}")
         dist = self._statistic_distribution(kind, ci)
         return _table(self.fit, dist.est, self.summarize(dist, ci, level), np.arange(dist.est.size), "est_std")
 
     def _statistic_distribution(self, what: str, ci: str | None) -> Distribution:
-        """The distribution of ``statistic(fit, what)``, kept; jackknife values added for BCa."""
-        func = statistic(self.fit, what)
+        """The distribution of the statistic ``what`` (STATISTICS), kept; jackknife values added
+        for BCa."""
         if what not in self._distributions:
-            self._distributions[what] = self.distribution(func, jackknife=False)
+            self._distributions[what] = self.distribution(what, jackknife=False)
         dist = self._distributions[what]
         if (self.ci if ci is None else ci) == "bca" and dist.jack is None:
-            jack = self._jackknife_values(func).reshape(-1, dist.est.size)
+            jack = self._jackknife_values(what).reshape(-1, dist.est.size)
             dist = self._distributions[what] = dist._replace(jack=jack)
         return dist
 
@@ -269,32 +317,84 @@ class Bootstrap:
                 f"{self.n - self.n_failed} successful, {self.n_failed} failed>")
 
 
-_STATISTICS: dict = {}
+# -- statistics of replicates ----------------------------------------------------------------------
+# The fit's structure under the throughput size policy, per fit (a Fit is immutable; weak keys so a
+# dropped fit frees its entry).
+_ENGINES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def batched_engine(fit) -> Engine:
+    """``fit``'s model on the kernels of its "throughput" size class (structure.py), for batches."""
+    if fit not in _ENGINES:
+        _ENGINES[fit] = Engine(fit.spec, fit.reparam, fit.moments, fit.engine.max_iter, fit.engine.grad_tol,
+                               policy="throughput")
+    return _ENGINES[fit]
 
 
 def statistic(fit, what: str) -> Callable:
-    """The pure function (x, moments) -> vector behind a bootstrap table, one per model and kind.
+    """The function (x, moments) -> vector of one data set behind a bootstrap table (numpy in and
+    out; evaluated by the compiled kernels of ``fit``'s size class).
 
     "raw": the free parameters x followed by the ``:=`` parameters; "std.all", "std.lv",
     "std.nox": every table row's standardized value followed by the standardized ``:=``
-    parameters (standardize.make_standardize).  Kept per (engine, model text, kind) so that a
-    refit of the same model reuses the compiled evaluation.
+    parameters.  ``moments`` are one data set's (a tuple of them for a multi-group model).
     """
-    key = (fit.engine, fit.model, what)
-    if key not in _STATISTICS:
-        _STATISTICS[key] = _make_statistic(fit, what)
-    return _STATISTICS[key]
+    _check_statistic(what)
+    sz = batched_engine(fit).sizes
+
+    def func(x, data_moments) -> np.ndarray:
+        padded = structure.pad_moments(data_moments, sz)
+        return values(fit, what, np.asarray(x, dtype=float)[None, :], _tile(padded, batch_class(1)))[0]
+
+    return func
 
 
-def _make_statistic(fit, what: str) -> Callable:
-    if what != "raw":
-        from .standardize import make_standardize
+def values(fit, what: str, x: np.ndarray, padded: Padded) -> np.ndarray:
+    """The statistic ``what`` (STATISTICS) of a batch: estimates x (B x n_free) and the data sets'
+    padded moments (leading axis B); B is padded to a batch class here."""
+    _check_statistic(what)
+    x = np.asarray(x, dtype=float)
+    size = batch_class(x.shape[0])
+    if size != x.shape[0]:
+        return values(fit, what, _repeat_last(x, size), jax.tree.map(lambda a: _repeat_last(a, size), padded)
+                      )[:x.shape[0]]
+    pt = fit.partable
+    if what == "raw":
+        if not pt.definitions:
+            return x
+        return np.hstack([x, inference.definitions(pt, row_values(fit, x, padded))])
+    eng = batched_engine(fit)
+    sz = eng.sizes
+    sc = standardize.scaling(pt, fit.spec, what, sz)
+    std = _standardized_batch(eng.structure, padded, _pad_x(x, sz), standardize.Scaling(sc.num[None], sc.den[None]),
+                              sz)
+    std = np.asarray(std)[:, 0, :len(pt.table)]
+    if not pt.definitions:
+        return std
+    return np.hstack([std, inference.definitions(pt, std)])
 
-        return make_standardize(fit.partable, fit.spec, what)
-    if not fit.partable.definitions:
-        return lambda x, moments: x
-    defined = inference.make_defined(fit.partable, fit.spec)
-    return lambda x, moments: jnp.concatenate([x, defined(x, moments)])
+
+def row_values(fit, x: np.ndarray, padded: Padded) -> np.ndarray:
+    """Every table row's value in each data set of a batch (B x rows): a free row from x (the
+    table's ``free`` column), a fixed row its value, a fixed.x row the data set's sample moment."""
+    free = fit.partable.table["free"].to_numpy()
+    out = np.repeat(np.asarray(fit.row_values, dtype=float)[None, :], x.shape[0], axis=0)
+    has = free > 0
+    out[:, has] = x[:, free[has] - 1]
+    specs = fit.spec.specs if fit.n_groups > 1 else (fit.spec,)
+    s, xbar = np.asarray(padded.s), np.asarray(padded.xbar)
+    offset = 0
+    for g, spec in enumerate(specs):
+        if spec.exo_rows.size:
+            i, j = spec.exo_moment[:, 0], spec.exo_moment[:, 1]
+            out[:, offset + spec.exo_rows] = np.where(j >= 0, s[:, g, i, np.maximum(j, 0)], xbar[:, g, i])
+        offset += len(spec.row_base)
+    return out
+
+
+def _check_statistic(what) -> None:
+    if what not in STATISTICS:
+        raise ModelError(f"unknown statistic {what!r}; use one of {', '.join(STATISTICS)}")
 
 
 def _table(fit, est, s: intervals.Summary, column: np.ndarray, est_name: str) -> pd.DataFrame:
@@ -323,7 +423,98 @@ def _table(fit, est, s: intervals.Summary, column: np.ndarray, est_name: str) ->
     return out
 
 
-# -- resampling and refits -----------------------------------------------------------------------
+# -- the compiled kernels: structure arrays and padded moments in, one executable per size class ----
+@partial(jax.jit, static_argnames="sz")
+def _refit_batch(st, padded: Padded, z_start, h_inv, max_steps, grad_tol, sz: Sizes):
+    """scoring.refit of every data set of a batch of padded moments, from one start."""
+    return jax.vmap(lambda m: scoring.refit(st, m, z_start, h_inv, max_steps, grad_tol, sz))(padded)
+
+
+@partial(jax.jit, static_argnames="sz")
+def _standardized_batch(st, padded: Padded, x, sc, sz: Sizes):
+    """standardize.rows of every (x, moments) of a batch: B x kinds x rows."""
+    return jax.vmap(lambda m, xx: standardize.rows(xx, st, m, sc, sz))(padded, x)
+
+
+def _pad_x(x: np.ndarray, sz: Sizes) -> np.ndarray:
+    """Estimates (B x n_free) padded to the size class's number of parameters."""
+    out = np.zeros((x.shape[0], sz.npar))
+    out[:, :x.shape[1]] = x
+    return out
+
+
+def _moment_sizes(sz: Sizes) -> Sizes:
+    """``sz`` with only the sizes that padded moments have (p, groups, patterns), so that the
+    moments kernels serve every size class that shares them."""
+    return sz._replace(m=0, npar=0, rows=0)
+
+
+def _pad(members: tuple, sz: Sizes) -> Padded:
+    """structure.pad_moments inside compiled code: one data set's moments (one Moments per group)
+    padded to ``sz`` (its p, groups and patterns) and stacked over the groups."""
+    g, q = len(members), members[0].s.shape[-1]
+
+    def put(shape, base, get, index):
+        return base(((sz.groups,) + shape)).at[(slice(0, g),) + index].set(jnp.stack([get(m) for m in members]))
+
+    eye = lambda shape: jnp.broadcast_to(jnp.eye(sz.p), shape)   # noqa: E731
+    s = put((sz.p, sz.p), eye, lambda m: m.s, (slice(0, q), slice(0, q)))
+    xbar = put((sz.p,), jnp.zeros, lambda m: m.xbar, (slice(0, q),))
+    n = put((), jnp.ones, lambda m: m.n, ())
+    patterns = None
+    if members[0].patterns is not None:
+        k, kk = members[0].patterns.mask.shape[0], sz.patterns
+        obs, var = (slice(0, k), slice(0, q)), slice(0, q)
+        patterns = missing.Patterns(
+            put((kk, sz.p), jnp.zeros, lambda m: m.patterns.mask, obs),
+            put((kk,), jnp.zeros, lambda m: m.patterns.count, (slice(0, k),)),
+            put((kk, sz.p), jnp.zeros, lambda m: m.patterns.mean, obs),
+            put((kk, sz.p, sz.p), jnp.zeros, lambda m: m.patterns.cov, obs + (var,)),
+            put((), jnp.zeros, lambda m: m.patterns.h1_loglik, ()))
+    return Padded(s, xbar, n, patterns)
+
+
+def _unpad(padded: Padded, q: int, k: int, groups: int | None):
+    """The batch of moments (numpy) behind ``padded``: q variables, k missing-data patterns (0:
+    complete data), ``groups`` groups (None: one group, a Moments rather than a tuple)."""
+    a = jax.tree.map(np.asarray, padded)
+    out = []
+    for g in range(groups or 1):
+        pat = None
+        if a.patterns is not None:
+            p = a.patterns
+            pat = missing.Patterns(p.mask[:, g, :k, :q], p.count[:, g, :k], p.mean[:, g, :k, :q],
+                                   p.cov[:, g, :k, :q, :q], p.h1_loglik[:, g])
+        out.append(moments.Moments(a.s[:, g, :q, :q], a.xbar[:, g, :q], a.n[:, g], pat))
+    return out[0] if groups is None else tuple(out)
+
+
+def _tile(tree, size: int):
+    """A pytree of one data set's arrays repeated along a new leading axis of ``size`` (numpy:
+    eager JAX operations would compile)."""
+    return jax.tree.map(lambda a: np.broadcast_to(np.asarray(a), (size,) + np.shape(a)), tree)
+
+
+def _take(tree, i: int):
+    return jax.tree.map(lambda a: a[i], tree)
+
+
+def _repeat_last(a, size: int):
+    """``a`` (leading axis n ≤ size) padded to ``size`` entries with repeats of its last one."""
+    return np.asarray(a)[np.minimum(np.arange(size), a.shape[0] - 1)]
+
+
+def batch_class(n: int) -> int:
+    """The padded size of a chunk of n replicates: the smallest of 8, 12, 16, 24, 32, 48, 64, ...
+    (powers of two and 1.5 times them) that holds n, so batches of similar sizes share a
+    compiled kernel and padding wastes at most a third."""
+    size = MIN_BATCH
+    while size < n:
+        size = size * 3 // 2 if size & (size - 1) == 0 else size * 4 // 3
+    return size
+
+
+# -- resampling --------------------------------------------------------------------------------------
 def _resample_indices(key, r, n_rows: int):
     """Row indices of bootstrap replicate r: N draws with replacement."""
     return jax.random.randint(jax.random.fold_in(jax.random.wrap_key_data(key), r), (n_rows,), 0, n_rows)
@@ -359,18 +550,42 @@ def _row_counts(source: str, key, r, n_rows: int, sizes: tuple[int, ...] | None 
 _draw_group_indices = jax.jit(jax.vmap(_group_resample_indices, in_axes=(None, 0, None)), static_argnums=2)
 
 
-@lru_cache(maxsize=64)
-def _group_moments_of(source: str, likelihood: str, sizes: tuple[int, ...]):
-    """jit(vmap): replicate numbers -> the groups' sample moments (a tuple) of their data sets,
-    from each row's count in the replicate (moments.weighted): resampled within the groups, or
-    (jackknife) all rows but row r."""
+# The moments of a batch of data sets, padded to the size class sz: jitted on the data's shapes
+# (the draws depend on N), never on a model.
+@partial(jax.jit, static_argnames=("source", "likelihood", "sz"))
+def _complete_moments(rows, key, r, source: str, likelihood: str, sz: Sizes) -> Padded:
+    def one(rr):
+        return _pad((moments.compute(rows[_INDICES[source](key, rr, rows.shape[0])], likelihood),), sz)
+
+    return jax.vmap(one)(r)
+
+
+@partial(jax.jit, static_argnames=("source", "likelihood", "sizes", "sz"))
+def _group_moments(rows, key, r, source: str, likelihood: str, sizes: tuple[int, ...], sz: Sizes) -> Padded:
+    """The groups' sample moments from each row's count in the data set (moments.weighted):
+    resampled within the groups, or (jackknife) all rows but row r."""
     bounds = np.cumsum((0,) + sizes)
 
-    def one(rows, key, r):
-        weights = _row_counts(source, key, r, rows.shape[0], sizes)
-        return tuple(moments.weighted(rows[a:b], weights[a:b], likelihood) for a, b in zip(bounds[:-1], bounds[1:]))
+    def one(rr):
+        weights = _row_counts(source, key, rr, rows.shape[0], sizes)
+        return _pad(tuple(moments.weighted(rows[a:b], weights[a:b], likelihood)
+                          for a, b in zip(bounds[:-1], bounds[1:])), sz)
 
-    return jax.jit(jax.vmap(one, in_axes=(None, None, 0)))
+    return jax.vmap(one)(r)
+
+
+@partial(jax.jit, static_argnames=("source", "sz"))
+def _fiml_moments(filled, which, mask, key, r, source: str, sz: Sizes) -> Padded:
+    """FIML moments: each original row (zero-filled, in pattern ``which``) weighted by the number
+    of times the data set draws it."""
+    def one(rr):
+        weights = _row_counts(source, key, rr, filled.shape[0])
+        count, mean, cov = missing.weighted_patterns(filled, which, mask, weights)
+        s, xbar = missing.available_case(filled, mask[which], weights)
+        return _pad((moments.Moments(s, xbar, jnp.sum(weights),
+                                     missing.Patterns(mask, count, mean, cov, jnp.asarray(0.0))),), sz)
+
+    return jax.vmap(one)(r)
 
 
 def _sizes(fit) -> tuple[int, ...] | None:
@@ -384,119 +599,115 @@ def _fiml(fit) -> bool:
 
 def _covariate_holes(fit) -> bool:
     """Whether a fixed covariate has missing values (possible only under missing="ml.x"): the
-    replicates' available-case moments (``_fiml_moments_of``) are then not its EM moments."""
+    replicates' available-case moments (``_fiml_moments``) are then not its EM moments."""
     if not (fit.options.fixed_x and fit.partable.variables.ov_x):
         return False
     idx = [fit.spec.ov.index(v) for v in fit.partable.variables.ov_x]
     return bool(np.isnan(fit.data.rows[:, idx]).any())
 
 
-@lru_cache(maxsize=None)
-def _moments_of(source: str, likelihood: str):
-    """jit(vmap): replicate numbers -> sample moments of their data sets."""
-    def one(rows, key, r):
-        return moments.compute(rows[_INDICES[source](key, r, rows.shape[0])], likelihood)
-
-    return jax.jit(jax.vmap(one, in_axes=(None, None, 0)))
-
-
-@lru_cache(maxsize=None)
-def _fiml_moments_of(source: str):
-    """jit(vmap): replicate numbers -> FIML moments of their data sets, each original row (zero-
-    filled, in pattern ``which``) weighted by the number of times the replicate draws it."""
-    def one(filled, which, mask, key, r):
-        weights = _row_counts(source, key, r, filled.shape[0])
-        count, mean, cov = missing.weighted_patterns(filled, which, mask, weights)
-        s, xbar = missing.available_case(filled, mask[which], weights)
-        return moments.Moments(s, xbar, jnp.sum(weights),
-                               missing.Patterns(mask, count, mean, cov, jnp.asarray(0.0)))
-
-    return jax.jit(jax.vmap(one, in_axes=(None, None, None, None, 0)))
-
-
-@lru_cache(maxsize=64)  # bounded like engine.MAX_ENGINES
-def _fitter(engine):
-    """jit(vmap) of the model's scoring refit over a batch of moments, from one start."""
-    return jax.jit(jax.vmap(engine.refit_moments, in_axes=(0, None, None, None)))
-
-
-@lru_cache(maxsize=64)
-def _evaluator(func):
-    """jit(vmap) of a statistic over a batch of (estimates, moments)."""
-    return jax.jit(jax.vmap(func))
-
-
 class Replicates(NamedTuple):
-    """What rebuilds the data sets of a run: rows, key, "resample"/"jackknife", likelihood; under
-    FIML the rows are zero-filled, ``which`` is each row's pattern and ``mask`` the patterns'."""
+    """What rebuilds the data sets of a run: rows, key, "resample"/"jackknife", likelihood and
+    the size class the moments are padded to; under FIML the rows are zero-filled, ``which`` is
+    each row's pattern and ``mask`` the patterns'."""
 
     rows: jnp.ndarray
     key: jnp.ndarray
     source: str
     likelihood: str
+    sz: Sizes
     which: jnp.ndarray | None = None
     mask: jnp.ndarray | None = None
     sizes: tuple[int, ...] | None = None   # a multi-group model: the groups' numbers of rows
 
     @classmethod
-    def of(cls, rows: np.ndarray, seed: int, source: str, likelihood: str, fiml: bool = False,
+    def of(cls, rows: np.ndarray, seed: int, source: str, likelihood: str, sz: Sizes, fiml: bool = False,
            sizes: tuple[int, ...] | None = None) -> "Replicates":
         key = jax.random.key_data(jax.random.PRNGKey(seed))
         if sizes is not None:
-            return cls(jnp.asarray(rows), key, source, likelihood, sizes=sizes)
+            return cls(jax.device_put(rows), key, source, likelihood, sz, sizes=sizes)
         if not fiml:
-            return cls(jnp.asarray(rows), key, source, likelihood)
+            return cls(jax.device_put(rows), key, source, likelihood, sz)
         masks, which = missing.group_rows(rows)
-        return cls(jnp.asarray(np.where(np.isfinite(rows), rows, 0.0)), key, source, likelihood,
-                   jnp.asarray(which), jnp.asarray(masks.astype(float)))
+        return cls(jax.device_put(np.where(np.isfinite(rows), rows, 0.0)), key, source, likelihood, sz,
+                   jax.device_put(which), jax.device_put(masks.astype(float)))
 
-    def moments(self, r: jnp.ndarray) -> moments.Moments:
+    def padded(self, r) -> Padded:
+        """The padded moments of data sets ``r`` (leading axis: len(r))."""
+        r, sz = np.asarray(r), _moment_sizes(self.sz)
         if self.sizes is not None:
-            return _group_moments_of(self.source, self.likelihood, self.sizes)(self.rows, self.key, r)
+            return _group_moments(self.rows, self.key, r, self.source, self.likelihood, self.sizes, sz)
         if self.which is None:
-            return _moments_of(self.source, self.likelihood)(self.rows, self.key, r)
-        return _fiml_moments_of(self.source)(self.rows, self.which, self.mask, self.key, r)
+            return _complete_moments(self.rows, self.key, r, self.source, self.likelihood, sz)
+        return _fiml_moments(self.rows, self.which, self.mask, self.key, r, self.source, sz)
+
+    def unpad(self, padded: Padded):
+        """``padded`` as the moments a fit holds (numpy, leading axis: the data sets)."""
+        k = 0 if self.mask is None else self.mask.shape[0]
+        return _unpad(padded, self.rows.shape[1], k, None if self.sizes is None else len(self.sizes))
+
+    def moments(self, r, batch: int | None = None):
+        """The sample moments of data sets ``r`` (numpy, leading axis: len(r)), computed in
+        chunks of ``batch``."""
+        return moments_of(self, r, batch)
 
 
-def refit(fit, replicates: Replicates, numbers: np.ndarray, batch, progress, what):
+def moments_of(data_sets, r, batch: int | None = None):
+    """``data_sets.unpad(data_sets.padded(...))`` of the data sets ``r`` in chunks of ``batch``
+    (default len(r)), each padded to its batch class."""
+    r = np.atleast_1d(np.asarray(r))
+    return _chunked(lambda rr, _: data_sets.unpad(data_sets.padded(rr)), r, None, batch or len(r), False, "")
+
+
+def refit(fit, replicates, numbers: np.ndarray, batch, progress, what):
     """Refit the data sets ``numbers`` by scoring (scoring.py) from the full-sample estimate, at
-    most REFIT_MAX_ITER steps (a batch runs until its slowest replicate stops); the few it does
-    not converge are refitted one by one by the modified Newton optimizer."""
-    z_start = jnp.asarray(fit.reparam.to_z(fit.x))
-    h_inv = jnp.asarray(np.linalg.pinv(np.asarray(fit.engine.hessian_z(z_start, fit.moments)), hermitian=True))
-    run = _fitter(fit.engine)
-    limit = jnp.asarray(REFIT_MAX_ITER)
-    out = _chunked(lambda r, _: run(replicates.moments(r), z_start, h_inv, limit), numbers, None, batch,
-                   progress, what)
-    x, f, status = (np.array(a) for a in (out.x, out.f, out.status))
+    most REFIT_MAX_ITER steps (a batch runs until its slowest replicate stops).  The few it does
+    not converge are refitted as a fresh fit would be (pipeline._optimize): scoring again, up to
+    the optimizer's ``max_iter`` steps, in batches of MIN_BATCH, then, one by one, the modified
+    Newton optimizer, all on the kernels of the throughput size class.  ``replicates``: a
+    Replicates, or anything with its ``padded`` and ``unpad`` (montecarlo.Simulated)."""
+    eng = batched_engine(fit)
+    z_start = fit.reparam.to_z(fit.x)
+    h_inv = np.linalg.pinv(np.asarray(fit.engine.hessian_z(z_start, fit.moments)), hermitian=True)
+    npar = eng.sizes.npar
+    z_pad, h_pad = np.zeros(npar), np.zeros((npar, npar))
+    z_pad[:z_start.size], h_pad[:h_inv.shape[0], :h_inv.shape[1]] = z_start, h_inv
+    tol = np.float64(fit.engine.grad_tol * 1e-2)
+
+    def scoring_refits(which, steps, chunk, bar):
+        return _chunked(lambda r, _: _refit_batch(eng.structure, replicates.padded(r), z_pad, h_pad,
+                                                  np.int64(steps), tol, eng.sizes),
+                        numbers[which], None, chunk, progress if bar else False, what if bar else "")
+
+    out = scoring_refits(np.arange(numbers.shape[0]), REFIT_MAX_ITER, batch, True)
+    x, f, status = np.array(out.x[:, :fit.spec.npar]), np.array(out.f), np.array(out.status)
+    bad = np.flatnonzero(status != CONVERGED)
+    if bad.size:
+        again = scoring_refits(bad, eng.max_iter, MIN_BATCH, False)
+        x[bad], f[bad], status[bad] = again.x[:, :fit.spec.npar], again.f, again.status
     for i in np.flatnonzero(status != CONVERGED):
-        one = jax.tree.map(lambda a: a[0], replicates.moments(jnp.asarray(numbers[i:i + 1])))
-        state = fit.engine.fit_moments(one, z_start)
+        state = eng.fit_moments(_take(moments_of(replicates, numbers[i:i + 1], MIN_BATCH), 0), z_start)
         x[i], f[i], status[i] = np.asarray(state.x), float(state.f), int(state.status)
     return x, f, status
 
 
-def evaluate(func, replicates: Replicates, numbers: np.ndarray, x: np.ndarray, batch: int):
-    run = _evaluator(func)
-    return _chunked(lambda r, xx: run(xx, replicates.moments(r)), numbers, x, batch, False, "")
-
-
 def _chunked(step, numbers: np.ndarray, x, batch: int, progress, what):
-    """``step(r, x)`` on chunks of ``batch`` replicate numbers, concatenated.
+    """``step(r, x)`` on chunks of ``batch`` replicate numbers (and their rows of x), concatenated.
 
-    Every chunk has exactly ``batch`` entries (the last one is padded with repeats and the
-    padding dropped), so one compiled function serves every chunk and every run of that size.
+    Every chunk is padded with repeats to ``batch_class(batch)`` entries and the padding dropped,
+    so one compiled kernel serves every chunk and every run of a similar size.
     """
     n = numbers.shape[0]
-    if n == 0:
-        shapes = jax.eval_shape(step, jnp.zeros(1, int), None if x is None else jnp.zeros((1, x.shape[1])))
-        return jax.tree.map(lambda a: np.zeros((0, *a.shape[1:]), a.dtype), shapes)
+    size = batch_class(batch)
+    if n == 0:   # the shapes of the result, from one padded chunk of data set 0
+        out = step(np.zeros(size, int), None if x is None else np.zeros((size, x.shape[1])))
+        return jax.tree.map(lambda a: np.asarray(a)[:0], out)
     parts = []
     with tqdm(total=n, desc=what, unit="fit", disable=progress is False or not what,
               delay=0 if progress else PROGRESS_DELAY_S, leave=False) as bar:
         for start in range(0, n, batch):
-            take = np.minimum(np.arange(start, start + batch), n - 1)
-            out = step(jnp.asarray(numbers[take]), None if x is None else jnp.asarray(x[take]))
+            take = np.minimum(np.arange(start, start + size), min(start + batch, n) - 1)
+            out = step(numbers[take], None if x is None else x[take])
             keep = min(batch, n - start)
             parts.append(jax.tree.map(lambda a: np.asarray(a)[:keep], out))
             bar.update(keep)

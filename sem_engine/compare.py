@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2
+from scipy.special import chdtrc
 
 from . import robust
 from .errors import DataError, ModelError
@@ -92,7 +92,7 @@ def _difference(free, restricted, free_name: str, restricted_name: str, method: 
         return {"Chisq_diff": scaled.chisq_diff, "RMSEA": np.nan, "Df_diff": scaled.df_diff,
                 "pvalue": scaled.pvalue}
     return {"Chisq_diff": d_chisq, "RMSEA": rmsea(d_chisq, d_df, free.nobs), "Df_diff": d_df,
-            "pvalue": float(chi2.sf(d_chisq, d_df))}
+            "pvalue": float(chdtrc(d_df, d_chisq))}
 
 
 def _check_same_data(fits, names) -> None:

@@ -1,10 +1,10 @@
 """Counting XLA compilations, and JAX's persistent compilation cache.
 
-``count()`` is the number of executables XLA has compiled in this process (JAX's
-``/jax/core/compile/backend_compile_duration`` monitoring event, which fires once per backend
-compilation, not for an executable loaded from the persistent cache); ``cache_hits()`` counts
-the executables loaded from that cache.  Budgets on them are deterministic, unlike timings
-(tests/test_compilation.py, benchmarks/).
+JAX records ``/jax/core/compile/backend_compile_duration`` for every executable it builds or
+loads and ``/jax/compilation_cache/cache_hits`` for each one loaded from the persistent cache.
+``executables()`` counts the first, ``cache_hits()`` the second, and ``count()`` their
+difference: the executables XLA actually compiled in this process.  Budgets on them are
+deterministic, unlike timings (tests/test_compilation.py, benchmarks/).
 
 The persistent cache lives in ``$SEM_ENGINE_CACHE_DIR``, else ``$XDG_CACHE_HOME/sem_engine/jax``
 (``~/.cache/sem_engine/jax``), so a new process loads the kernels instead of compiling them.
@@ -36,9 +36,14 @@ def _on_event(event: str, **_) -> None:
         _counts["hits"] += 1
 
 
-def count() -> int:
-    """Executables compiled by XLA in this process so far."""
+def executables() -> int:
+    """Executables built or loaded from the persistent cache in this process so far."""
     return _counts["compiled"]
+
+
+def count() -> int:
+    """Executables compiled by XLA in this process so far (loaded ones not counted)."""
+    return _counts["compiled"] - _counts["hits"]
 
 
 def cache_hits() -> int:

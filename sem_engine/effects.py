@@ -12,31 +12,43 @@ effect of j (``rhs``) on i (``lhs``).  The table lists each pair joined by a dir
 length two or more exists.
 
 Standardized effects multiply entry [i, j] by sd_j / sd_i, with the model-implied standard
-deviations of η (diagonal of (I - B)⁻¹ Ψ (I - B)⁻ᵀ): "std.all" scales every variable, "std.lv"
-only latent variables (observed ones keep their units), "std.nox" all but the exogenous
-observed covariates; so a standardized direct effect equals the standardized regression
+deviations of η: "std.all" scales every variable, "std.lv" only latent variables (observed ones
+keep their units), "std.nox" all but the exogenous observed covariates.  With D the diagonal of
+those scales (1 for a variable the kind leaves alone), D⁻¹ (I - B_s)⁻¹ D = (I - D⁻¹ B_s D)⁻¹, so
+the standardized effects are the decomposition above of the *standardized* B_s, whose entries
+are the standardized values of the ``~`` rows (standardize.py, the one definition of the
+standardization rules): a standardized direct effect is the standardized regression
 coefficient of the same kind.
 
-Standard errors: delta method, J vcov(x) Jᵀ with J the JAX Jacobian of the (pure) effect
-function of x.  With ``bootstrap=`` (a ``Bootstrap`` of the same fit), the same function is
-evaluated at every replicate for bootstrap SEs, intervals and p-values (intervals.py).
+Nothing here is compiled per model (DESIGN.md, "Compilation").  B_s and its Jacobian in x come
+from the row values: raw, in numpy (a free row's value is its x, a fixed one's constant);
+standardized, from standardize.py's kernel of the fit's size class.  The effects are closed-form
+numpy: with T = (I - B_s)⁻¹, dT = T dB_s T, so
+
+    ∂ total_ij / ∂x = Σ_r T[i, a_r] T[b_r, j] ∂v_r / ∂x
+
+over the ``~`` rows r in cell (a_r, b_r), and the standard errors are the delta method,
+J vcov(x) Jᵀ.  With ``bootstrap=`` (a ``Bootstrap`` of the same fit) the same numpy function
+maps each replicate's row values (the bootstrap's raw or standardized distribution) to its
+effects, for bootstrap SEs, intervals and p-values (intervals.py).
 """
 
 from __future__ import annotations
 
-from typing import Callable
+import weakref
+from typing import NamedTuple
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from . import implied, inference
+from . import inference, standardize
 from .errors import ModelError
-from .matrices import NAMES, to_matrices
+from .matrices import NAMES
 
 KINDS = ("raw", "std.all", "std.lv", "std.nox")
 EFFECTS = ("total", "direct", "indirect")
+# Row values and their Jacobians per fit (a Fit is immutable); weak keys free a dropped fit's.
+_VALUES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def effects(fit, kind: str = "raw", bootstrap=None, ci: str | None = None, level: float | None = None
@@ -50,81 +62,83 @@ def effects(fit, kind: str = "raw", bootstrap=None, ci: str | None = None, level
     """
     if kind not in KINDS:
         raise ModelError(f"kind={kind!r} is not supported; choose one of {', '.join(map(repr, KINDS))}")
-    paths = structural_paths(fit)
-    func = effect_function(fit, kind)
-    x = jnp.asarray(fit.x)
-    est = np.asarray(jax.jit(func)(x, fit.moments))
-    se = np.sqrt(np.maximum(np.diag(inference.delta_vcov(func, x, fit.moments, fit.vcov_x)), 0))
-    out = pd.concat([paths, pd.DataFrame({"est": est, **inference.wald(est, se, fit.options.level)._asdict()})],
-                    axis=1)
+    paths = _paths(fit)
+    values, jac = _row_values(fit, kind)
+    est, d_est = effect_values(paths, values, jac)
+    variances = np.einsum("kj,jl,kl->k", d_est, fit.vcov_x, d_est)
+    with np.errstate(invalid="ignore"):
+        se = np.sqrt(np.maximum(variances, 0))
+    out = pd.concat([structural_paths(fit),
+                     pd.DataFrame({"est": est, **inference.wald(est, se, fit.options.level)._asdict()})], axis=1)
     out.loc[~(se > 0), ["z", "pvalue"]] = np.nan
     if bootstrap is not None:
         if bootstrap.fit is not fit:
             raise ModelError("bootstrap= must be a bootstrap of this fit (fit.bootstrap(...))")
-        dist = bootstrap.distribution(func, jackknife=(bootstrap.ci if ci is None else ci) == "bca")
+        dist = _row_distribution(bootstrap, kind, ci)
+        dist = dist._replace(est=effect_values(paths, dist.est)[0], draws=effect_values(paths, dist.draws)[0],
+                             jack=None if dist.jack is None else effect_values(paths, dist.jack)[0])
         s = bootstrap.summarize(dist, ci, level)
         out = out.assign(boot_se=s.boot_se, boot_ci_lower=s.ci_lower, boot_ci_upper=s.ci_upper,
                          boot_pvalue=s.pvalue)
     return out
 
 
+class Paths(NamedTuple):
+    """Where the effects of a model come from and which of them the table lists.
+
+    ``rows``: the table rows of B_s (``~`` rows with a free or non-zero value), in cells
+    (``a``, ``b``) of the m x m matrix; ``pick``: for "total", "direct" and "indirect" the
+    (outcome, cause) pairs listed, in the table's order."""
+
+    m: int
+    rows: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    pick: tuple[tuple[np.ndarray, np.ndarray], ...]
+
+
+def effect_values(paths: Paths, values: np.ndarray, jac: np.ndarray | None = None):
+    """The effects of ``structural_paths`` (total, direct, indirect) from the value of every
+    table row (numpy; ``values`` may carry leading batch axes), and with ``jac`` (rows x npar:
+    ∂ row values / ∂x) their Jacobian in x (module docstring)."""
+    values = np.asarray(values, dtype=float)
+    batch = values.shape[:-1]
+    m = paths.m
+    b_s = np.zeros(batch + (m, m))
+    b_s[..., paths.a, paths.b] = values[..., paths.rows]
+    t = np.linalg.inv(np.eye(m) - b_s)
+    total = t - np.eye(m)
+    est = np.concatenate([v[..., i, j] for v, (i, j) in zip((total, b_s, total - b_s), paths.pick)], axis=-1)
+    if jac is None:
+        return est, None
+    d_rows = np.asarray(jac)[paths.rows]                                   # (cells, npar)
+
+    def d_b(i, j):      # ∂ B_s[i, j] / ∂x
+        return ((paths.a[None, :] == i[:, None]) & (paths.b[None, :] == j[:, None])) @ d_rows
+
+    def d_t(i, j):      # ∂ T[i, j] / ∂x = Σ_r T[i, a_r] T[b_r, j] ∂v_r / ∂x
+        return (t[i][:, paths.a] * t[paths.b][:, j].T) @ d_rows
+
+    (ti, tj), (di, dj), (ii, ij) = paths.pick
+    return est, np.concatenate([d_t(ti, tj), d_b(di, dj), d_t(ii, ij) - d_b(ii, ij)])
+
+
 def structural_paths(fit) -> pd.DataFrame:
-    """The (effect, lhs, rhs) rows of the table, in the order ``effect_function`` returns them."""
-    direct, indirect, total = _patterns(fit)
+    """The (effect, lhs, rhs) rows of the table, in the order ``effect_values`` returns them."""
     eta = fit.spec.eta
-    rows = []
-    for name, pattern in zip(EFFECTS, (total, direct, indirect)):
-        i, j = _pairs(pattern)
-        rows += [(name, eta[a], eta[b]) for a, b in zip(i, j)]
+    rows = [(name, eta[a], eta[b]) for name, (i, j) in zip(EFFECTS, _paths(fit).pick) for a, b in zip(i, j)]
     return pd.DataFrame(rows, columns=["effect", "lhs", "rhs"])
 
 
-_FUNCTIONS: dict = {}
-
-
-def effect_function(fit, kind: str = "raw") -> Callable:
-    """Pure ``func(x, moments)``: the effects of ``structural_paths(fit)``, in that order.
-
-    One function per (engine, model text, kind), so refits and bootstraps of the same model
-    reuse its compiled evaluation.
-    """
-    key = (fit.engine, fit.model, kind)
-    if key not in _FUNCTIONS:
-        _FUNCTIONS[key] = _make_effect_function(fit, kind)
-    return _FUNCTIONS[key]
-
-
-def _make_effect_function(fit, kind: str) -> Callable:
-    spec = fit.spec
-    direct, indirect, total = _patterns(fit)
-    picks = [_pairs(p) for p in (total, direct, indirect)]
-    mr, mc = _measurement_cells(fit)
-    scaled = _scaled_variables(fit, kind)
-
-    def func(x, moments):
-        mats = to_matrices(x, spec, moments)
-        b = mats.beta.at[mr, mc].set(0.0)
-        t = implied.total(mats._replace(beta=b)) - jnp.eye(b.shape[0])
-        if scaled.any():
-            sd = jnp.where(scaled, jnp.sqrt(jnp.diagonal(implied.eta_cov(mats))), 1.0)
-            scale = sd[None, :] / sd[:, None]
-            t, b = t * scale, b * scale
-        values = (t, b, t - b)
-        return jnp.concatenate([v[i, j] for v, (i, j) in zip(values, picks)])
-
-    return func
-
-
-def _patterns(fit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Boolean m x m patterns of direct paths, paths of length >= 2, and any path (j -> i)."""
+def _paths(fit) -> Paths:
     spec, table = fit.spec, fit.partable.table
     t = spec.target
-    is_beta = t.matrix == NAMES.index("beta")
     nonzero = (table["free"].to_numpy() > 0) | (spec.row_base != 0)
-    structural = is_beta & nonzero & (table["op"].to_numpy() == "~")
+    structural = (t.matrix == NAMES.index("beta")) & nonzero & (table["op"].to_numpy() == "~")
+    rows = np.flatnonzero(structural)
     m = spec.m
     direct = np.zeros((m, m), dtype=bool)
-    direct[t.row[structural], t.col[structural]] = True
+    direct[t.row[rows], t.col[rows]] = True
     if not direct.any():
         raise ModelError("the model has no regressions (~) among its variables, so there are no "
                          "direct, indirect or total effects to decompose")
@@ -133,7 +147,8 @@ def _patterns(fit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     for _ in range(m - 1):
         step = (step.astype(int) @ direct.astype(int)) > 0
         longer |= step
-    return direct, longer, direct | longer
+    pick = tuple(_pairs(p) for p in (direct | longer, direct, longer))
+    return Paths(m, rows, t.row[rows], t.col[rows], pick)
 
 
 def _pairs(pattern: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -142,22 +157,56 @@ def _pairs(pattern: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return i, j
 
 
-def _measurement_cells(fit) -> tuple[np.ndarray, np.ndarray]:
-    """B cells holding loadings (``=~`` rows on η variables): zeroed in the structural part."""
-    t = fit.spec.target
-    rows = (t.matrix == NAMES.index("beta")) & (fit.partable.table["op"].to_numpy() == "=~")
-    return t.row[rows], t.col[rows]
+def _row_values(fit, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """The value of every table row under ``kind`` and its Jacobian in x (rows x npar).
+
+    Raw: the row values, and a free row's derivative e_k (fixed rows and fixed.x sample moments
+    do not move with x).  Standardized: standardize.py's kernel of the fit's size class, called
+    exactly as ``standardize.standardized_values`` calls it (all kinds at once), so it is the
+    same executable."""
+    if fit not in _VALUES:
+        _VALUES[fit] = {}
+    cache = _VALUES[fit]
+    if kind not in cache:
+        n_rows, npar = len(fit.partable.table), fit.spec.npar
+        if kind == "raw":
+            free = fit.partable.table["free"].to_numpy()
+            jac = np.zeros((n_rows, npar))
+            jac[np.flatnonzero(free > 0), free[free > 0] - 1] = 1.0
+            cache[kind] = (np.asarray(fit.row_values, dtype=float), jac)
+        else:
+            engine = fit.engine
+            sz = engine.sizes
+            scs = [standardize.scaling(fit.partable, fit.spec, k, sz) for k in standardize.KINDS]
+            sc = standardize.Scaling(*(np.stack(a) for a in zip(*scs)))
+            est, jac = standardize._rows_and_jacobian(engine._vector(fit.x), engine.structure,
+                                                      engine.pad(fit.moments), sc, sz)
+            est, jac = np.asarray(est)[:, :n_rows], np.asarray(jac)[:, :n_rows, :npar]
+            for k, kind_name in enumerate(standardize.KINDS):
+                cache[kind_name] = (est[k], jac[k])
+    return cache[kind]
 
 
-def _scaled_variables(fit, kind: str) -> np.ndarray:
-    """Which η variables a standardized effect scales by their standard deviation."""
-    eta = fit.spec.eta
-    latent = np.arange(len(eta)) < fit.spec.n_lv
-    if kind == "raw":
-        return np.zeros(len(eta), dtype=bool)
-    if kind == "std.lv":
-        return latent
-    if kind == "std.nox":
-        covariates = set(fit.partable.variables.ov_x)
-        return np.array([v not in covariates for v in eta])
-    return np.ones(len(eta), dtype=bool)
+def _row_distribution(bootstrap, kind: str, ci: str | None):
+    """The bootstrap distribution (est, draws, jack) of every table row's value under ``kind``.
+
+    What effects uses of a ``Bootstrap``: its ``_statistic_distribution(what, ci)`` (kept per
+    kind, jackknife values added when the interval is BCa), whose columns are the free
+    parameters x ("raw") or every row's standardized value ("std.*"), each followed by the
+    ``:=`` parameters; and ``summarize``."""
+    dist = bootstrap._statistic_distribution(kind, ci)
+    fit = bootstrap.fit
+    n_rows = len(fit.partable.table)
+    if kind != "raw":
+        return dist._replace(est=dist.est[:n_rows], draws=dist.draws[:, :n_rows],
+                             jack=None if dist.jack is None else dist.jack[:, :n_rows])
+    free = fit.partable.table["free"].to_numpy()
+    on = np.flatnonzero(free > 0)
+
+    def rows(x):
+        out = np.broadcast_to(np.asarray(fit.row_values, dtype=float), x.shape[:-1] + (n_rows,)).copy()
+        out[..., on] = x[..., free[on] - 1]
+        return out
+
+    return dist._replace(est=rows(dist.est), draws=rows(dist.draws),
+                         jack=None if dist.jack is None else rows(dist.jack))

@@ -78,10 +78,23 @@ class Engine:
                  grad_tol: float = 1e-9, policy: str = "latency"):
         self.spec, self.reparam = spec, reparam
         self.multi = isinstance(spec, Groups)
+        self.policy = policy
         self.sizes = structure.sizes(spec, moments, policy)
         self.structure = structure.build(spec, reparam, self.sizes)
         self.max_iter, self.grad_tol = max_iter, grad_tol
+        self._moments = moments
         self._padded = (None, None)
+        self._tight = None
+
+    @property
+    def tight(self) -> "Engine":
+        """The same model in its throughput size class (dimensions rounded to multiples of 8): the
+        kernels whose cost grows with the padded parameter count (the exact Hessian of the Newton
+        fallback and of the observed information) run there."""
+        if self._tight is None:
+            self._tight = (self if self.policy == "throughput" else
+                           Engine(self.spec, self.reparam, self._moments, self.max_iter, self.grad_tol, "throughput"))
+        return self._tight
 
     # -- padding -------------------------------------------------------------------------------
     @property
@@ -94,17 +107,17 @@ class Engine:
             self._padded = (moments, structure.pad_moments(moments, self.sizes))
         return self._padded[1]
 
-    def _vector(self, v) -> jnp.ndarray:
+    def _vector(self, v) -> np.ndarray:
         out = np.zeros(self.sizes.npar)
         v = np.asarray(v, dtype=float)
         out[:v.shape[0]] = v
-        return jnp.asarray(out)
+        return out
 
-    def _square(self, a) -> jnp.ndarray:
+    def _square(self, a) -> np.ndarray:
         out = np.zeros((self.sizes.npar,) * 2)
         a = np.asarray(a, dtype=float)
         out[:a.shape[0], :a.shape[1]] = a
-        return jnp.asarray(out)
+        return out
 
     def _state(self, state: FitState) -> FitState:
         state = jax.tree.map(np.asarray, state)
@@ -119,9 +132,10 @@ class Engine:
                                   steps, self.grad_tol * 1e-2, self.sizes))
 
     def fit_moments(self, moments, z_start) -> FitState:
-        """The modified Newton optimizer (optimize.py) from z_start."""
-        return self._state(_newton(self.structure, self.pad(moments), self._vector(z_start), self.max_iter,
-                                   self.grad_tol, self.sizes))
+        """The modified Newton optimizer (optimize.py) from z_start (in the throughput class)."""
+        t = self.tight
+        return t._state(_newton(t.structure, t.pad(moments), t._vector(z_start), self.max_iter,
+                                self.grad_tol, t.sizes))
 
     # -- derivatives ---------------------------------------------------------------------------
     def loss(self, x, moments) -> tuple[float, np.ndarray]:
@@ -135,8 +149,9 @@ class Engine:
         return np.asarray(h)[:self.n_z, :self.n_z]
 
     def observed_hessian_z(self, z, moments) -> np.ndarray:
-        """The observed Hessian of F in z."""
-        h = _observed_hessian_z(self.structure, self.pad(moments), self._vector(z), self.sizes)
+        """The observed Hessian of F in z (in the throughput class)."""
+        t = self.tight
+        h = _observed_hessian_z(t.structure, t.pad(moments), t._vector(z), t.sizes)
         return np.asarray(h)[:self.n_z, :self.n_z]
 
     # -- values at x ---------------------------------------------------------------------------

@@ -4,20 +4,24 @@
 
 (Bollen 1989, ch. 8; lavaan's LISREL representation).  ``total`` gives (I - B)⁻¹, the total
 effects among the η variables plus the identity (linalg.inverse: no LAPACK call when ``jax.vmap``
-batches it, see linalg.py).
+batches it, see linalg.py).  The functions take JAX arrays inside compiled code and numpy
+matrices (a fit's estimates) outside it.
 """
 
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 
 from . import linalg
 from .matrices import Matrices
 
 
 def total(mats: Matrices) -> jnp.ndarray:
-    """(I - B)⁻¹."""
+    """(I - B)⁻¹; numpy matrices give numpy (no compiled code outside the kernels)."""
     m = mats.beta.shape[0]
+    if isinstance(mats.beta, np.ndarray):
+        return np.linalg.inv(np.eye(m) - mats.beta)
     return linalg.inverse(jnp.eye(m) - mats.beta)
 
 

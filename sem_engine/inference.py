@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.linalg import solve_triangular
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from . import expressions, implied, linalg, structure
 from .constraints import Reparam, row_index
@@ -138,8 +138,8 @@ def wald(est: np.ndarray, se: np.ndarray, level: float) -> Wald:
     """z = est / se, two-sided normal p-value and level CI (NaN where se is 0 or undefined)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(se > 0, est / se, np.nan)
-    crit = stats.norm.ppf(0.5 + level / 2)
-    pvalue = 2 * stats.norm.sf(np.abs(z))
+    crit = special.ndtri(0.5 + level / 2)
+    pvalue = 2 * special.ndtr(-np.abs(z))
     return Wald(se, z, pvalue, est - crit * se, est + crit * se)
 
 

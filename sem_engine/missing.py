@@ -14,6 +14,14 @@ entry changes by more than 1e-12 of its scale.  Little's (1988) test:
     d² = Σ_k n_k (x̄_k - μ̂_k)ᵀ Σ̂_k⁻¹ (x̄_k - μ̂_k),   df = Σ_k p_k - p,
 
 with μ̂, Σ̂ the EM estimates.
+
+Compilation (DESIGN.md): the data step compiles once per size class, not once per data set.  The
+pattern moments are numpy (per row O(N p²), nothing shaped by N reaches JAX); EM and log L run in
+compiled kernels on the pattern moments padded to the latency classes of p and K
+(structure.py), exactly: a padded variable is never observed (mask 0, mean 0, Σ row and column
+those of the identity, where EM leaves it) and a padded pattern has n_k = 0, so both add exactly
+nothing.  ``weighted_patterns`` and ``available_case`` take numpy arrays (numpy moments) or JAX
+ones (the bootstrap's traced replicates).
 """
 
 from __future__ import annotations
@@ -40,7 +48,8 @@ class Patterns(NamedTuple):
     """Missing-data patterns of a data set (K patterns, p variables) as arrays.
 
     ``mask`` (K x p, 1.0 where observed), ``count`` (K), ``mean`` and ``cov`` (zero-filled
-    observed-data moments, divisor n_k), and ``h1_loglik``, log L at the EM estimates.
+    observed-data moments, divisor n_k), and ``h1_loglik``, log L at the EM estimates.  A fit
+    holds numpy arrays of its own K and p (structure.pad_moments pads them).
     """
 
     mask: jnp.ndarray
@@ -51,11 +60,9 @@ class Patterns(NamedTuple):
 
 
 def patterns(rows: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> Patterns:
-    """The ``Patterns`` of rows with NaN for missing values, given their EM estimates."""
+    """The ``Patterns`` of rows with NaN for missing values, given their EM estimates (numpy)."""
     mask, count, mean, cov = pattern_moments(rows)
-    arrays = [jnp.asarray(a) for a in (mask, count, mean, cov)]
-    h1 = jax.jit(loglik)(jnp.asarray(sigma), jnp.asarray(mu), *arrays)
-    return Patterns(*arrays, h1)
+    return Patterns(mask, count, mean, cov, np.float64(_loglik_padded(sigma, mu, mask, count, mean, cov)))
 
 
 def independence_loglik(rows: np.ndarray) -> float:
@@ -83,7 +90,7 @@ def pairwise_moments(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def observed_loglik(rows: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> float:
     """The observed-data log-likelihood (``loglik``) of (μ, Σ) for rows with NaN for missing values."""
-    return float(loglik(jnp.asarray(sigma), jnp.asarray(mu), *(jnp.asarray(a) for a in pattern_moments(rows))))
+    return _loglik_padded(sigma, mu, *pattern_moments(rows))
 
 
 def group_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -97,19 +104,22 @@ def group_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def pattern_moments(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """mask (K x p floats), count, zero-filled mean (K x p) and covariance (K x p x p, divisor n_k)."""
+    """mask (K x p floats), count, zero-filled mean (K x p) and covariance (K x p x p, divisor n_k),
+    numpy arrays."""
     masks, which = group_rows(rows)
     mask = masks.astype(float)
-    moments = weighted_patterns(jnp.asarray(np.where(np.isfinite(rows), rows, 0.0)), jnp.asarray(which),
-                                jnp.asarray(mask), jnp.ones(rows.shape[0]))
-    return (mask, *(np.asarray(a) for a in moments))
+    filled = np.where(np.isfinite(rows), rows, 0.0)
+    return (mask, *weighted_patterns(filled, which, mask, np.ones(rows.shape[0])))
 
 
 def weighted_patterns(filled, which, mask, weights) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
     """Count n_k = Σ_{i∈k} w_i, zero-filled mean and covariance (divisor n_k) of each pattern k
     (``mask``, K x p) when row i of ``filled`` (0 for a missing value; in pattern ``which[i]``)
-    counts w_i times: segment sums over the rows, O(N p²), jit/vmap-able.  A pattern with
-    n_k = 0 gets zero moments, and so adds nothing to ``loglik``."""
+    counts w_i times, O(N p²).  A pattern with n_k = 0 gets zero moments, and so adds nothing to
+    ``loglik``.  numpy arrays give numpy moments (one pattern's rows at a time: a fit's data step
+    compiles nothing), JAX arrays segment sums over the rows (jit/vmap-able: the bootstrap)."""
+    if all(isinstance(a, np.ndarray) for a in (filled, which, mask, weights)):
+        return _numpy_patterns(filled, which, mask, weights)
     k = mask.shape[0]
     count = jax.ops.segment_sum(weights, which, k)
     safe = jnp.where(count > 0, count, 1.0)
@@ -119,16 +129,36 @@ def weighted_patterns(filled, which, mask, weights) -> tuple[jnp.ndarray, jnp.nd
     return count, mean, cross / safe[:, None, None]
 
 
+def _numpy_patterns(filled, which, mask, weights) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``weighted_patterns`` in numpy: the rows sorted by pattern, each pattern's moments from its
+    own rows (memory O(N p), not O(N p²))."""
+    k, p = mask.shape
+    order = np.argsort(which, kind="stable")
+    bounds = np.searchsorted(which[order], np.arange(k + 1))
+    count, mean, cov = np.zeros(k), np.zeros((k, p)), np.zeros((k, p, p))
+    for j in range(k):
+        idx = order[bounds[j]:bounds[j + 1]]
+        w = weights[idx]
+        count[j] = w.sum()
+        if count[j] > 0:
+            mean[j] = w @ filled[idx] / count[j]
+            centred = (filled[idx] - mean[j]) * mask[j]
+            cov[j] = (centred * w[:, None]).T @ centred / count[j]
+    return count, mean, cov
+
+
 def available_case(filled, observed, weights) -> tuple[jnp.ndarray, jnp.ndarray]:
     """Weighted available-case moments: each variable's mean over the rows observing it, and each
     covariance (divisor: the pair's weight) over the rows observing both; 0 where none does.  For
-    variables observed in every row (fixed covariates under FIML) the complete-data moments."""
+    variables observed in every row (fixed covariates under FIML) the complete-data moments.
+    numpy arrays give numpy moments, JAX arrays JAX ones (jit/vmap-able)."""
+    xp = np if all(isinstance(a, np.ndarray) for a in (filled, observed, weights)) else jnp
     wo = weights[:, None] * observed
-    n_j = jnp.sum(wo, axis=0)
-    xbar = jnp.sum(wo * filled, axis=0) / jnp.where(n_j > 0, n_j, 1.0)
+    n_j = xp.sum(wo, axis=0)
+    xbar = xp.sum(wo * filled, axis=0) / xp.where(n_j > 0, n_j, 1.0)
     centred = (filled - xbar[None, :]) * observed
     pairs = wo.T @ observed
-    return (wo * centred).T @ centred / jnp.where(pairs > 0, pairs, 1.0), xbar
+    return (wo * centred).T @ centred / xp.where(pairs > 0, pairs, 1.0), xbar
 
 
 def loglik(sigma: jnp.ndarray, mu: jnp.ndarray, mask, count, mean, cov) -> jnp.ndarray:
@@ -148,18 +178,60 @@ def loglik(sigma: jnp.ndarray, mu: jnp.ndarray, mask, count, mean, cov) -> jnp.n
     return -0.5 * jnp.sum(jax.vmap(pattern)(mask, count, mean, cov))
 
 
+# -- the compiled kernels of the data step: pattern moments padded to a size class ---------------
+
+def size_class(p: int, k: int) -> tuple[int, int]:
+    """The padded numbers of variables and patterns: the latency classes of structure.py (at
+    least its ``floor``)."""
+    from . import structure  # imported here: structure imports moments, which imports this module
+
+    def one(n, dim):
+        return max(structure._latency_class(n, structure._LATENCY_MIN[dim]), structure._FLOOR.get(dim, 0))
+
+    return one(p, "p"), one(k, "patterns")
+
+
+def pad_patterns(mask, count, mean, cov) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Pattern moments (numpy) padded to their size class, exactly (module docstring)."""
+    k, p = np.shape(mask)
+    pp, kk = size_class(p, k)
+    out = np.zeros((kk, pp)), np.zeros(kk), np.zeros((kk, pp)), np.zeros((kk, pp, pp))
+    out[0][:k, :p], out[1][:k], out[2][:k, :p], out[3][:k, :p, :p] = mask, count, mean, cov
+    return out
+
+
+def _pad_moments(mu, sigma, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """μ padded with 0 and Σ with the identity (a padded variable's EM estimates)."""
+    p = np.shape(mu)[0]
+    m, s = np.zeros(size), np.eye(size)
+    m[:p], s[:p, :p] = mu, sigma
+    return m, s
+
+
+_loglik_kernel = jax.jit(loglik)
+
+
+def _loglik_padded(sigma, mu, mask, count, mean, cov) -> float:
+    """``loglik`` on the pattern moments padded to their size class (one executable per class)."""
+    padded = pad_patterns(mask, count, mean, cov)
+    m, s = _pad_moments(np.asarray(mu, dtype=float), np.asarray(sigma, dtype=float), padded[0].shape[1])
+    return float(_loglik_kernel(s, m, *padded))
+
+
 def em(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """EM estimates (μ, Σ with divisor N) from rows with NaN for missing values, and iterations.
 
-    Iterated on the pattern moments (``em_step``) from the available-case means and variances.
+    Iterated on the pattern moments (``em_step``, padded to their size class) from the
+    available-case means and variances.
     """
-    mask, count, mean, cov = pattern_moments(rows)
-    mu, sigma, it = _em_loop(jnp.asarray(np.nanmean(rows, axis=0)), jnp.asarray(np.diag(np.nanvar(rows, axis=0))),
-                             *(jnp.asarray(a) for a in (mask, count, mean, cov)))
+    p = rows.shape[1]
+    padded = pad_patterns(*pattern_moments(rows))
+    mu, sigma = _pad_moments(np.nanmean(rows, axis=0), np.diag(np.nanvar(rows, axis=0)), padded[0].shape[1])
+    mu, sigma, it = _em_loop(mu, sigma, *padded)
     if int(it) > EM_MAX_ITER:
         raise DataError(f"the EM algorithm for the unrestricted moments did not converge in {EM_MAX_ITER} "
                         "iterations (is a pair of variables never observed together?)")
-    return np.asarray(mu), np.asarray(sigma), int(it)
+    return np.asarray(mu)[:p], np.asarray(sigma)[:p, :p], int(it)
 
 
 def em_step(mu, sigma, mask, count, mean, cov) -> tuple[jnp.ndarray, jnp.ndarray]:
@@ -168,7 +240,8 @@ def em_step(mu, sigma, mask, count, mean, cov) -> tuple[jnp.ndarray, jnp.ndarray
     completed rows are A_k y + b_k with A_k = diag(o_k) + B_k and b_k = m∘μ - B_k μ, and their
     conditional covariance is Σ_mm - Σ_mo Σ_oo⁻¹ Σ_om.  The pattern's completed mean and cross-
     products are then z_k = A_k x̄_k + b_k and n_k [A_k S_k A_kᵀ + z_k z_kᵀ + (that covariance)];
-    M-step: their totals over N (Little & Rubin 2002, sec. 11.2)."""
+    M-step: their totals over N (Little & Rubin 2002, sec. 11.2).  A variable no pattern observes
+    keeps μ_j = 0 and the identity's row and column of Σ (padding)."""
     def pattern(o, m, s):
         oo = jnp.outer(o, o)
         inv = linalg.inverse(sigma * oo + jnp.diag(1.0 - o)) * oo

@@ -39,17 +39,19 @@ class DataSummary(NamedTuple):
     rows: np.ndarray | None
 
 
-def compute(data: jnp.ndarray, likelihood: str) -> Moments:
+def compute(data, likelihood: str) -> Moments:
     """Moments of a complete n x p data array; divisor N ("normal") or N - 1 ("wishart"):
     ``weighted`` with every row counted once."""
-    return weighted(data, jnp.ones(data.shape[0]), likelihood)
+    xp = np if isinstance(data, np.ndarray) else jnp
+    return weighted(data, xp.ones(data.shape[0]), likelihood)
 
 
 def weighted(rows: jnp.ndarray, weights: jnp.ndarray, likelihood: str) -> Moments:
     """Moments of rows taken ``weights`` times each (a bootstrap or jackknife sample given by its
     row counts): x̄ = Σ w_i x_i / N, S = Σ w_i (x_i - x̄)(x_i - x̄)ᵀ / N (N - 1 under "wishart"),
-    N = Σ w_i; equal to ``compute`` of the repeated rows."""
-    n = jnp.sum(weights)
+    N = Σ w_i; equal to ``compute`` of the repeated rows.  numpy arrays give numpy moments (a
+    fit's data step compiles nothing), JAX arrays JAX ones (the bootstrap's traced replicates)."""
+    n = weights.sum()
     xbar = weights @ rows / n
     centred = rows - xbar[None, :]
     divisor = n - 1 if likelihood == "wishart" else n
@@ -85,7 +87,7 @@ def from_data(df: pd.DataFrame, names: Sequence[str], likelihood: str, missing_d
             f"only {rows.shape[0]} complete rows remain after listwise deletion of {values.shape[0]}"
         )
     _check_variances(rows.var(axis=0), names)
-    moments = compute(jnp.asarray(rows), likelihood)
+    moments = compute(rows, likelihood)
     _check_positive_definite(np.asarray(moments.s), names, rows.shape[0])
     return moments, DataSummary(int(rows.shape[0]), int(values.shape[0]), rows)
 
@@ -96,8 +98,8 @@ def _incomplete(values: np.ndarray, names: Sequence[str], n_total: int) -> tuple
     _check_variances(np.nanvar(rows, axis=0), names)
     mu, sigma, _ = missing.em(rows)
     _check_positive_definite(sigma, names, rows.shape[0])
-    moments = Moments(jnp.asarray(sigma), jnp.asarray(mu), jnp.asarray(float(rows.shape[0])),
-                      missing.patterns(rows, mu, sigma))
+    # numpy moments, as the complete-data step's: only missing.py's kernels of its size class compile
+    moments = Moments(sigma, mu, np.float64(rows.shape[0]), missing.patterns(rows, mu, sigma))
     return moments, DataSummary(int(rows.shape[0]), int(n_total), rows)
 
 
@@ -124,7 +126,7 @@ def from_cov(
     _check_variances(np.diag(s), names)
     _check_positive_definite(s, names, n)
     xbar = np.zeros(len(names)) if sample_mean is None else _mean_vector(sample_mean, names, cov_names)
-    return Moments(jnp.asarray(s), jnp.asarray(xbar), jnp.asarray(float(n))), DataSummary(n, n, None)
+    return Moments(s, xbar, np.float64(n)), DataSummary(n, n, None)
 
 
 def split_groups(df: pd.DataFrame, group: str) -> tuple[tuple[str, ...], list[pd.DataFrame], int]:

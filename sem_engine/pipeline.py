@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from . import constraints, engine, groups, identification, matrices, moments, partable, robust, start, syntax
+from . import constraints, engine, groups, identification, matrices, moments, partable, start, syntax
 from .errors import ConvergenceWarning, DataError, DataWarning, HeywoodWarning, ModelError
 from .inference import vcov
 from .objective import n_eff
@@ -58,6 +58,8 @@ def sem(model: str, data=None, *, sample_cov=None, sample_mean=None, sample_nobs
     fit = Fit(model, pt, spec, reparam, opts, sample, summary, state, df, compiled, vcov_x,
               _heywood(pt, state.x), tuple(label for label, _ in inputs) if group_data else (), group_data)
     if opts.estimator != "ML" and not singular.size:
+        from . import robust
+
         fit = dataclasses.replace(fit, vcov_x=robust.robust_vcov(fit))
     _warn(fit, singular)
     return fit

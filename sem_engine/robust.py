@@ -48,11 +48,17 @@ Robust CFI/TLI/RNI/RMSEA replace T - d by T - ĉ d in the ML statistic (Brosseau
 & Li 2012; Brosseau-Liard & Savalei 2014; ĉ for scaled.shifted: Savalei 2018); under FIML, T
 and ĉ are Zhang & Savalei's (2023) corrected ones (``fiml_corrected``).  Nested fits are
 compared by ``scaled_difference`` (Satorra 2000; Satorra & Bentler 2001, 2010).
+
+Compilation (DESIGN.md): nothing here compiles per model or per data shape.  Σ, μ, the model
+matrices and the bread A come from the fit's engine (the kernels of its size class); Δ is
+residuals.moment_jacobian, W and the FIML h1 information residuals.h1_information (summed over
+the missing-data patterns), the scores W r_i with residuals.moment_residuals, and Γ numpy (a
+JAX array in gives the same function in jax.numpy, which vmaps).  The one kernel of its own,
+F_ML at the EM moments (``fiml_corrected``), runs on moments padded to the size class.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import NamedTuple
 
 import jax
@@ -62,10 +68,10 @@ import pandas as pd
 from scipy import stats
 from scipy.linalg import null_space
 
-from . import fit_measures as fm, linalg, objective
-from .baseline import baseline
+from . import fit_measures as fm, missing, objective, residuals, structure
 from .errors import DataError, ModelError
 from .identification import n_moments
+from .moments import Moments
 
 TESTS = {"MLM": "satorra.bentler", "MLMVS": "mean.var.adjusted", "MLMV": "scaled.shifted",
          "MLR": "yuan.bentler.mplus"}
@@ -109,118 +115,100 @@ class _Point(NamedTuple):
     info: np.ndarray
 
 
-# -- h1 moments: pure functions of arrays ------------------------------------------------------
-@lru_cache(maxsize=None)
-def vech_index(p: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row and column of every vech element: lower triangle, column by column (lavaan's order)."""
-    cols, rows = np.triu_indices(p)
-    return rows, cols
+# -- h1 moments: pure functions of arrays (numpy; no compiled code) ------------------------------
+def _namespace(a):
+    """jax.numpy for a JAX array (also when traced, so Γ vmaps over bootstrap samples), else numpy."""
+    return jnp if isinstance(a, jax.Array) else np
 
 
-@lru_cache(maxsize=None)
-def duplication(p: int) -> np.ndarray:
-    """Duplication matrix D (p² x p*): vec(S) = D vech(S) for symmetric S."""
-    rows, cols = vech_index(p)
-    d = np.zeros((p * p, rows.size))
-    d[rows * p + cols, np.arange(rows.size)] = 1.0
-    d[cols * p + rows, np.arange(rows.size)] = 1.0
-    return d
-
-
-def h1_vector(sigma: jnp.ndarray, mu: jnp.ndarray, meanstructure: bool) -> jnp.ndarray:
-    """m = (μ, vech Σ), μ only with a mean structure."""
-    rows, cols = vech_index(sigma.shape[0])
-    return jnp.concatenate([mu, sigma[rows, cols]]) if meanstructure else sigma[rows, cols]
-
-
-def _moment_rows(y: jnp.ndarray, meanstructure: bool) -> jnp.ndarray:
+def _moment_rows(y, meanstructure: bool):
     """d_i = (y_i, vech((y_i - ȳ)(y_i - ȳ)ᵀ)) for every row of y."""
-    rows, cols = vech_index(y.shape[1])
-    yc = y - jnp.mean(y, axis=0)[None, :]
+    xp = _namespace(y)
+    rows, cols = residuals.vech_pairs(y.shape[1])
+    yc = y - xp.mean(y, axis=0)[None, :]
     prods = yc[:, rows] * yc[:, cols]
-    return jnp.concatenate([y, prods], axis=1) if meanstructure else prods
+    return xp.concatenate([y, prods], axis=1) if meanstructure else prods
 
 
-def gamma(y: jnp.ndarray, meanstructure: bool, x_idx: tuple[int, ...] = ()) -> jnp.ndarray:
-    """Γ of the complete rows y (N x p); ``x_idx``: columns of the fixed.x covariates."""
+def gamma(y, meanstructure: bool, x_idx: tuple[int, ...] = ()):
+    """Γ of the complete rows y (N x p); ``x_idx``: columns of the fixed.x covariates.
+
+    numpy for numpy rows; a JAX array in gives the same computation in jax.numpy (pure, so it
+    jits and vmaps over a batch of resampled rows)."""
+    xp = _namespace(y)
     d = _moment_rows(y, meanstructure)
     if x_idx:
-        x = jnp.concatenate([jnp.ones((y.shape[0], 1)), y[:, list(x_idx)]], axis=1)
-        fitted = x @ jnp.linalg.lstsq(x, y)[0]  # the covariates are reproduced exactly
+        x = xp.concatenate([xp.ones((y.shape[0], 1)), y[:, list(x_idx)]], axis=1)
+        fitted = x @ xp.linalg.lstsq(x, y, rcond=None)[0]  # the covariates are reproduced exactly
         d = d - _moment_rows(fitted, meanstructure)
-    dc = d - jnp.mean(d, axis=0)[None, :]
+    dc = d - xp.mean(d, axis=0)[None, :]
     return dc.T @ dc / y.shape[0]
 
 
-_gamma = jax.jit(gamma, static_argnames=("meanstructure", "x_idx"))
+def weight(sigma, meanstructure: bool) -> np.ndarray:
+    """W(Σ) = blockdiag(Σ⁻¹, ½ Dᵀ(Σ⁻¹ ⊗ Σ⁻¹)D): residuals.h1_information, expected."""
+    sigma = np.asarray(sigma, dtype=float)
+    p, zero = sigma.shape[0], np.zeros(sigma.shape[0])
+    keep = np.ones(n_moments(p, 0, meanstructure), bool)
+    return residuals.h1_information(sigma, zero, sigma, zero, meanstructure, False, keep)
 
 
-def weight(sigma: jnp.ndarray, meanstructure: bool) -> jnp.ndarray:
-    """W(Σ) = blockdiag(Σ⁻¹, ½ Dᵀ(Σ⁻¹ ⊗ Σ⁻¹)D)."""
+def _pattern_information(sigma, mu, o, s, xbar, observed: bool) -> np.ndarray:
+    """residuals.h1_information (means first) of the observed variables o (booleans) of one
+    missing-data pattern: that of (Σ_oo, μ_o) at the pattern's moments (S_oo, x̄_o), zero in the
+    rows and columns of the moments that involve a missing variable."""
     p = sigma.shape[0]
-    inv = jnp.linalg.inv(sigma)
-    d = jnp.asarray(duplication(p))
-    w = 0.5 * d.T @ jnp.kron(inv, inv) @ d
-    if not meanstructure:
-        return w
-    zeros = jnp.zeros((p, w.shape[0]))
-    return jnp.block([[inv, zeros], [zeros.T, w]])
+    rows, cols = residuals.vech_pairs(p)
+    idx = np.flatnonzero(np.concatenate([o, o[rows] & o[cols]]))  # (μ_o, vech Σ_oo) in order
+    sub, q = np.ix_(o, o), int(o.sum())
+    a = residuals.h1_information(sigma[sub], mu[o], s[sub], xbar[o], True, observed,
+                                 np.ones(n_moments(q, 0, True), bool))
+    out = np.zeros((p + rows.size,) * 2)
+    out[np.ix_(idx, idx)] = a
+    return out
 
 
-def scores(y: jnp.ndarray, mu: jnp.ndarray, sigma: jnp.ndarray, meanstructure: bool) -> jnp.ndarray:
-    """Casewise scores ∂ log φ(y_i; μ, Σ)/∂m = (c_i, ½ Dᵀ vec(c_i c_iᵀ - P_i)), c_i = P_i (y_i - μ).
+def scores(y, mu, sigma, meanstructure: bool) -> np.ndarray:
+    """Casewise scores ∂ log φ(y_i; μ, Σ)/∂m = W_i r_i, r_i = (y_i - μ, vech((y_i - μ)(y_i - μ)ᵀ - Σ))
+    the moment residuals of the one observation (residuals.moment_residuals) and W_i = W(Σ), i.e.
+    (c_i, ½ Dᵀ vec(c_i c_iᵀ - Σ⁻¹)) with c_i = Σ⁻¹(y_i - μ).
 
-    P_i = Σ⁻¹ for a complete row; for a row with missing values (NaN) P_i is (Σ_oo)⁻¹ of its
-    observed variables, zero-filled, so its scores are those of its observed-data likelihood
-    (zero for the moments of its missing variables).
-    """
-    n, p = y.shape
-    observed = jnp.isfinite(y)
-    if bool(jnp.all(observed)):
-        inv = jnp.broadcast_to(jnp.linalg.inv(sigma), (n, p, p))
-    else:
-        inv = _observed_inverses(sigma, observed)
-    c = jnp.einsum("nab,nb->na", inv, jnp.where(observed, y - mu[None, :], 0.0))
-    outer = (c[:, :, None] * c[:, None, :]).reshape(n, p * p) - inv.reshape(n, p * p)
-    s = 0.5 * outer @ jnp.asarray(duplication(p))
-    return jnp.concatenate([c, s], axis=1) if meanstructure else s
-
-
-@jax.jit
-def _observed_inverses(sigma: jnp.ndarray, observed: jnp.ndarray) -> jnp.ndarray:
-    """(Σ_oo)⁻¹ of each row's observed variables o, zero-filled (n x p x p; compiled)."""
-    o = observed.astype(sigma.dtype)
-    masks = o[:, :, None] * o[:, None, :]
-    return jax.vmap(lambda m, oi: linalg.inverse(sigma * m + jnp.diag(1.0 - oi)) * m)(masks, o)
+    A row with missing values (NaN) takes W of its observed variables (``_pattern_information``),
+    so its scores are those of its observed-data likelihood (zero for the moments of its missing
+    variables)."""
+    y, mu, sigma = (np.asarray(a, dtype=float) for a in (y, mu, sigma))
+    p = sigma.shape[0]
+    masks, which = missing.group_rows(y)
+    out = np.zeros((y.shape[0], n_moments(p, 0, True)))
+    zero = np.zeros((p, p))
+    for k, o in enumerate(masks):
+        w = _pattern_information(sigma, mu, o, zero, mu, observed=False)
+        sel = which == k
+        d = np.where(o, y[sel], mu) - mu           # each row's residual x̄ - μ (moment_residuals)
+        rows, cols = residuals.vech_pairs(p)
+        out[sel] = np.hstack([d, d[:, rows] * d[:, cols] - sigma[rows, cols]]) @ w
+    return out if meanstructure else out[:, p:]  # W is block diagonal: the vech part is the same
 
 
 # -- the model and the baseline model at a parameter value --------------------------------------
-@lru_cache(maxsize=64)  # bounded like engine.MAX_ENGINES
-def _jacobian(engine, meanstructure: bool):
-    """Compiled ∂m/∂xᵀ of one model structure (cached with its engine)."""
-
-    def m_of_x(x, moments):
-        sigma, mu = engine.implied(x, moments)
-        return h1_vector(sigma, mu, meanstructure)
-
-    return jax.jit(jax.jacfwd(m_of_x))
-
-
 def _model_point(fit, x: np.ndarray) -> _Point:
-    z = fit.reparam.to_z(x)
-    xj = jnp.asarray(fit.reparam.to_x(z))
+    """Σ, μ (x̄ without a mean structure), Δ and A at x (projected onto the constraints); Σ, μ and
+    the Hessian from the fit's engine, i.e. the compiled kernels of its size class."""
+    z = fit.reparam.to_z(np.asarray(x, dtype=float))
+    x = fit.reparam.to_x(z)
     observed = fit.options.information == "observed"
     hessian = fit.engine.observed_hessian_z if observed else fit.engine.hessian_z
-    sigma, mu = fit.engine.implied(xj, fit.moments)
-    mu = mu if fit.spec.meanstructure else fit.moments.xbar
-    info = np.asarray(hessian(jnp.asarray(z), fit.moments)) / 2
-    return _Point(np.asarray(sigma), np.asarray(mu), _delta(fit, xj), info)
+    sigma, mu = fit.engine.implied(x, fit.moments)
+    mu = mu if fit.spec.meanstructure else np.asarray(fit.moments.xbar)
+    info = np.asarray(hessian(z, fit.moments)) / 2
+    return _Point(np.asarray(sigma), np.asarray(mu), _delta(fit, x), info)
 
 
-def _delta(fit, x: jnp.ndarray) -> np.ndarray:
-    """Δ = ∂m/∂zᵀ at the parameters x (which satisfy the constraints)."""
-    jac = np.asarray(_jacobian(fit.engine, fit.spec.meanstructure)(x, fit.moments))
-    return jac @ fit.reparam.basis
+def _delta(fit, x: np.ndarray) -> np.ndarray:
+    """Δ = ∂m/∂zᵀ at the parameters x (which satisfy the constraints): residuals.moment_jacobian
+    (closed form) times the constraint basis K."""
+    mats = fit.engine.matrices(np.asarray(x, dtype=float), fit.moments)
+    return residuals.moment_jacobian(fit.spec, mats) @ fit.reparam.basis
 
 
 def _covariates(fit) -> np.ndarray:
@@ -232,7 +220,7 @@ def _model_moments(fit) -> np.ndarray:
     """Mask of the h1 moments m that are not the fixed.x covariates' own (their means,
     variances and covariances, which every model reproduces exactly)."""
     fixed = _covariates(fit) & fit.options.fixed_x
-    rows, cols = vech_index(fit.spec.p)
+    rows, cols = residuals.vech_pairs(fit.spec.p)
     keep = ~(fixed[rows] & fixed[cols])
     return np.concatenate([~fixed, keep]) if fit.spec.meanstructure else keep
 
@@ -251,14 +239,14 @@ def _baseline_point(fit) -> _Point:
     is_x = _covariates(fit)
     sigma = np.diag(np.diag(s))
     sigma[np.ix_(is_x, is_x)] = s[np.ix_(is_x, is_x)]
-    rows, cols = vech_index(fit.spec.p)
+    rows, cols = residuals.vech_pairs(fit.spec.p)
     free = (rows == cols) | (is_x[rows] & is_x[cols])
     if fit.spec.meanstructure:
         free = np.concatenate([np.ones(fit.spec.p, bool), free])
     free &= _model_moments(fit)
     delta = np.eye(free.size)[:, free]
     if fit.moments.patterns is None:
-        info = delta.T @ np.asarray(weight(jnp.asarray(sigma), fit.spec.meanstructure)) @ delta
+        info = delta.T @ weight(sigma, fit.spec.meanstructure) @ delta
     else:
         info = delta.T @ _h1_information(fit, _Point(sigma, xbar, None, None)) @ delta
     return _Point(sigma, xbar, delta, info)
@@ -280,19 +268,21 @@ def _check(fit, test: str | None = None) -> str:
     return test
 
 
-def _gamma_of(fit) -> np.ndarray:
-    return np.asarray(_gamma(jnp.asarray(fit.data.rows), fit.spec.meanstructure, _fixed_x_idx(fit)))
+def _gamma_of(fit) -> np.ndarray | None:
+    """Γ of the fit's rows; None under FIML, whose statistics take the scores instead."""
+    if fit.moments.patterns is not None:
+        return None
+    return gamma(np.asarray(fit.data.rows, dtype=float), fit.spec.meanstructure, _fixed_x_idx(fit))
 
 
-def _meat(fit, point: _Point, gam: np.ndarray, huber_white: bool) -> np.ndarray:
+def _meat(fit, point: _Point, gam: np.ndarray | None, huber_white: bool) -> np.ndarray:
     """B = Δᵀ M Δ with M = W Γ W ("robust.sem") or the scores' mean outer product (Huber-White);
     M itself when ``point.delta`` is None."""
     if huber_white:
-        sc = np.asarray(scores(jnp.asarray(fit.data.rows), jnp.asarray(point.mu),
-                               jnp.asarray(point.sigma), fit.spec.meanstructure))
+        sc = scores(fit.data.rows, point.mu, point.sigma, fit.spec.meanstructure)
         middle = sc.T @ sc / sc.shape[0]
     else:
-        w = np.asarray(weight(jnp.asarray(point.sigma), fit.spec.meanstructure))
+        w = weight(point.sigma, fit.spec.meanstructure)
         middle = w @ gam @ w
     return middle if point.delta is None else point.delta.T @ middle @ point.delta
 
@@ -308,7 +298,7 @@ def robust_vcov(fit) -> np.ndarray:
 
 
 # -- scaled test statistics --------------------------------------------------------------------
-def _traces(fit, point: _Point, gam: np.ndarray, test: str) -> tuple[float, float, float, float]:
+def _traces(fit, point: _Point, gam: np.ndarray | None, test: str) -> tuple[float, float, float, float]:
     """(tr UΓ, tr (UΓ)², tr W_S Γ, tr A⁻¹B); for yuan.bentler.mplus the first is h1 - h0."""
     if test == "yuan.bentler.mplus":
         b = _meat(fit, point, gam, huber_white=True)
@@ -323,7 +313,7 @@ def _traces(fit, point: _Point, gam: np.ndarray, test: str) -> tuple[float, floa
             info, meat = _h1_information(fit, em)[keep], _meat(fit, em, gam, True)[keep]
             h1 = float(np.trace(np.linalg.solve(info, meat)))
         return h1 - h0, np.nan, h1, h0
-    w = np.asarray(weight(jnp.asarray(point.sigma), fit.spec.meanstructure))
+    w = weight(point.sigma, fit.spec.meanstructure)
     wd = w @ point.delta
     ug = (w - wd @ np.linalg.solve(point.info, wd.T)) @ gam
     return float(np.trace(ug)), float(np.sum(ug * ug.T)), np.nan, np.nan
@@ -331,22 +321,15 @@ def _traces(fit, point: _Point, gam: np.ndarray, test: str) -> tuple[float, floa
 
 def _h1_information(fit, point: _Point) -> np.ndarray:
     """Observed unit information of the unrestricted moments m = (μ, vech Σ) under incomplete
-    data, -(1/N) ∂² log L/∂m ∂mᵀ = ½ ∂² F_FIML/∂m ∂mᵀ, at the point's moments."""
-    m0 = h1_vector(jnp.asarray(point.sigma), jnp.asarray(point.mu), True)
-    return np.asarray(_fiml_h1_hessian(m0, fit.moments))
-
-
-@jax.jit
-def _fiml_h1_hessian(m0: jnp.ndarray, moments) -> jnp.ndarray:
-    """½ ∂² F_FIML/∂m ∂mᵀ at m0 (compiled once per data shape)."""
-    p = moments.s.shape[0]
-    rows, cols = vech_index(p)
-
-    def half_f(m):
-        sigma = jnp.zeros((p, p)).at[rows, cols].set(m[p:]).at[cols, rows].set(m[p:])
-        return objective.f_fiml(sigma, m[:p], moments) / 2.0
-
-    return jax.hessian(half_f)(m0)
+    data, -(1/N) ∂² log L/∂m ∂mᵀ = ½ ∂² F_FIML/∂m ∂mᵀ, at the point's moments: in closed form,
+    Σ_k (n_k/N) A1_k with A1_k the observed h1 information (residuals.h1_information) of
+    pattern k's observed variables at its moments (missing.py), as F_FIML sums over the patterns."""
+    pat = fit.moments.patterns
+    mask, count, mean, cov = (np.asarray(a, dtype=float) for a in pat[:4])
+    sigma, mu = np.asarray(point.sigma, dtype=float), np.asarray(point.mu, dtype=float)
+    total = sum(n * _pattern_information(sigma, mu, o > 0, c, m, observed=True)
+                for o, n, m, c in zip(mask, count, mean, cov) if n > 0)
+    return total / float(fit.moments.n)
 
 
 def _scale(test: str, stat: float, df: int, traces, n_h1: int, n_free: int) -> ScaledTest:
@@ -530,6 +513,20 @@ def _rmsea_robust(x2: float, df: int, n: float, c: float, scaled: float, c_ci: f
             "rmsea_notclose_pvalue_robust": fm.rmsea_notclose_pvalue(scaled, df, n / c_ci)}
 
 
+@jax.jit
+def _f_ml_kernel(sigma, mu, s, xbar):
+    """objective.f_ml with a mean structure, compiled once per padded size."""
+    return objective.f_ml(sigma, mu, s, xbar, 1.0)
+
+
+def _f_ml(fit, sigma, mu, s, xbar) -> float:
+    """F_ML (with the mean term) of (Σ, μ) against (S, x̄), padded to the fit's size class
+    (structure.pad_moments; exact: a padded variable has S = Σ = 1, x̄ = μ = 0 and adds 0)."""
+    implied, sample = (structure.pad_moments(Moments(np.asarray(a), np.asarray(b), 1.0), fit.engine.sizes)
+                       for a, b in ((sigma, mu), (s, xbar)))
+    return float(_f_ml_kernel(implied.s[0], implied.xbar[0], sample.s[0], sample.xbar[0]))
+
+
 def fiml_corrected(fit, point: _Point, base: _Point) -> tuple[float, float, float, float]:
     """(T, ĉ, T₀, ĉ₀) of the robust fit measures under incomplete data (FIML; Zhang & Savalei
     2023, "FIML-corrected" version 3, lavaan's choice when a scaled test is reported).
@@ -556,11 +553,10 @@ def fiml_corrected(fit, point: _Point, base: _Point) -> tuple[float, float, floa
     wm = _h1_information(fit, em)[keep]
     wm_inv = np.linalg.inv(wm)
     gam = wm_inv @ _meat(fit, em, None, huber_white=True)[keep] @ wm_inv
-    middle = wm_inv @ np.asarray(weight(jnp.asarray(em.sigma), True))[keep] @ wm_inv
-    complete = fit.moments._replace(patterns=None)
+    middle = wm_inv @ weight(em.sigma, True)[keep] @ wm_inv
 
     def corrected(at: _Point, df: int) -> tuple[float, float]:
-        stat = fit.n_eff * float(objective.f_ml(jnp.asarray(at.sigma), jnp.asarray(at.mu), complete, True))
+        stat = fit.n_eff * _f_ml(fit, at.sigma, at.mu, em.sigma, em.mu)
         delta = at.delta[rows]
         wd = wm @ delta
         u = wm - wd @ np.linalg.solve(delta.T @ wd, wd.T)
@@ -664,10 +660,10 @@ def _satorra_2000(free, restricted) -> tuple[float, float]:
     """
     _check(free)
     point = _model_point(free, free.x)
-    h = np.linalg.pinv(point.delta) @ _delta(restricted, jnp.asarray(restricted.x))
+    h = np.linalg.pinv(point.delta) @ _delta(restricted, restricted.x)
     a = null_space(h.T).T
     pa = np.linalg.solve(point.info, a.T)
-    wd = np.asarray(weight(jnp.asarray(point.sigma), free.spec.meanstructure)) @ point.delta
+    wd = weight(point.sigma, free.spec.meanstructure) @ point.delta
     wdpa = wd @ pa
     ug = wdpa @ np.linalg.pinv(a @ pa) @ wdpa.T @ _gamma_of(free)
     m = restricted.df - free.df

@@ -7,7 +7,7 @@ options (``std.lv = TRUE``, ``auto.fix.first = FALSE``, ``auto.fix.single = FALS
 value: its ``start()`` value if it has one, else 1 for loadings and (residual) variances and 0 for
 everything else (regressions, covariances, intercepts).  A regression left free is 0 in the
 population, almost certainly not what a power analysis means, so it is warned about (as lavaan
-does).  The data are drawn from the implied moments Σ and μ (implied.py).
+does).  The data are drawn from the implied moments Σ and μ (implied.py's formulas, in numpy).
 
 Normal data: X = μ + Z Lᵀ with Z standard normal and L Lᵀ = Σ.  Non-normal data (Vale & Maurelli
 1983), given the skewness γ₁ and excess kurtosis γ₂ of each variable:
@@ -29,6 +29,8 @@ Normal data: X = μ + Z Lᵀ with Z standard normal and L Lᵀ = Σ.  Non-normal
 
 Normal data take the same path with (a, b, c, d) = (0, 1, 0, 0) and P the correlation matrix.
 ``generate`` is pure JAX without LAPACK calls, so power.py can ``jax.vmap`` it over replicates.
+Nothing is compiled per model: the population's moments are numpy, and ``generate`` takes the
+population as arrays (compiled for the data's shape n x p, on which the random draws depend).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from . import implied, matrices, partable, syntax
+from . import matrices, partable, syntax
 from .errors import DataError, ModelError, SemWarning
 from .moments import Moments
 from .options import Options
@@ -86,9 +88,7 @@ def population(model: str, skew=None, kurtosis=None) -> Population:
     pt = population_table(model)
     spec = matrices.build_spec(pt)
     values = population_values(pt)
-    mats = matrices.to_matrices(jnp.asarray(values[spec.free_rows]), spec, _no_moments(spec.p))
-    sigma = np.asarray(implied.sigma(mats))
-    mu = np.asarray(implied.mu(mats))
+    sigma, mu = implied_moments(matrices.to_matrices(values[spec.free_rows], spec, _no_moments(spec.p)))
     _check_population(sigma, spec.ov)
     sd = np.sqrt(np.diag(sigma))
     corr = sigma / np.outer(sd, sd)
@@ -96,6 +96,14 @@ def population(model: str, skew=None, kurtosis=None) -> Population:
                                                       per_variable(kurtosis, spec.ov, "kurtosis"))]).T
     inter = intermediate_correlations(corr, coef, spec.ov)
     return Population(spec.ov, sigma, mu, _cholesky(inter, spec.ov), coef)
+
+
+def implied_moments(mats: matrices.Matrices) -> tuple[np.ndarray, np.ndarray]:
+    """Σ = Λ T Ψ Tᵀ Λᵀ + Θ and μ = ν + Λ T α with T = (I - B)⁻¹ (implied.py's formulas) in numpy:
+    a population is computed once, outside compiled code."""
+    mats = matrices.Matrices(*(np.asarray(a, dtype=float) for a in mats))
+    lam_t = mats.lam @ np.linalg.inv(np.eye(mats.beta.shape[0]) - mats.beta)
+    return lam_t @ mats.psi @ lam_t.T + mats.theta, mats.nu + lam_t @ mats.alpha
 
 
 def population_table(model: str) -> partable.ParameterTable:
@@ -170,6 +178,7 @@ def generate(key, n: int, chol, coef, sd, mu) -> jnp.ndarray:
     return y * sd[None, :] + mu[None, :]
 
 
+# Jitted on the data's shape (n rows, p variables): the draws depend on it; the population is data.
 _generate = jax.jit(generate, static_argnums=1)
 
 
@@ -191,7 +200,7 @@ def simulate_data(model: str, n: int = 500, seed: int | None = None, skew=None, 
 
 def _no_moments(p: int) -> Moments:
     """Sample moments are not used: the population model has no fixed.x rows."""
-    return Moments(jnp.eye(p), jnp.zeros(p), jnp.asarray(1.0))
+    return Moments(np.eye(p), np.zeros(p), np.asarray(1.0))
 
 
 def per_variable(value, names, what: str) -> list[float]:

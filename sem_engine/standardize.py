@@ -172,7 +172,7 @@ def standardized_values(fit) -> tuple[np.ndarray, np.ndarray]:
         engine = fit.engine
         sz = engine.sizes
         scs = [scaling(fit.partable, fit.spec, kind, sz) for kind in KINDS]
-        sc = Scaling(*(jnp.asarray(np.stack(a)) for a in zip(*scs)))
+        sc = Scaling(*(np.stack(a) for a in zip(*scs)))
         est, jac = _rows_and_jacobian(engine._vector(fit.x), engine.structure, engine.pad(fit.moments), sc, sz)
         n_rows, npar = len(fit.partable.table), fit.spec.npar
         est, jac = np.asarray(est)[:, :n_rows], np.asarray(jac)[:, :n_rows, :npar]

@@ -32,6 +32,7 @@ matters more than one compilation, so dimensions are only rounded up to a multip
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import NamedTuple
 
@@ -47,6 +48,7 @@ from .moments import Moments
 # factors 1.5 and 4/3 alternately (32, 48, 64, 96, 128, ...), so padding wastes under half.
 _LATENCY_MIN = {"p": 32, "m": 32, "npar": 128, "rows": 256, "groups": 1, "patterns": 32}
 _THROUGHPUT_STEP = 8
+_FLOOR: dict[str, int] = {}   # raised by ``floor`` (tests: the same model padded into a larger class)
 
 
 class Sizes(NamedTuple):
@@ -133,7 +135,23 @@ def sizes(spec: Spec | Groups, moments, policy: str = "latency") -> Sizes:
     g = len(specs)
     out["groups"] = 1 if g == 1 else 2 ** math.ceil(math.log2(g))
     out["patterns"] = 0 if n_patterns == 0 else _round(n_patterns, policy, _LATENCY_MIN["patterns"])
+    for k, v in _FLOOR.items():
+        if k != "patterns" or out[k]:
+            out[k] = max(out[k], v)
     return Sizes(**out)
+
+
+@contextlib.contextmanager
+def floor(**minimum: int):
+    """Within the block, every size class is at least ``minimum`` (e.g. ``p=64, groups=2``):
+    the same model fitted padded into a larger class, which must give the same numbers."""
+    old = dict(_FLOOR)
+    _FLOOR.update(minimum)
+    try:
+        yield
+    finally:
+        _FLOOR.clear()
+        _FLOOR.update(old)
 
 
 def _offsets(sz: Sizes) -> dict[str, int]:
@@ -206,10 +224,9 @@ def build(spec: Spec | Groups, reparam: Reparam, sz: Sizes) -> Structure:
     x0[:len(reparam.x0)] = reparam.x0
     basis[:reparam.basis.shape[0], :reparam.basis.shape[1]] = reparam.basis
     valid = np.arange(G) < len(specs)
-    return Structure(
-        *(jnp.asarray(a) for a in (kind, free, exo, fixed, target, mirror, own, base)),
-        Derivatives(**{k: jnp.asarray(v) for k, v in deriv.items()}),
-        jnp.asarray(float(specs[0].meanstructure)), jnp.asarray(valid), jnp.asarray(x0), jnp.asarray(basis))
+    # numpy arrays: jit transfers them as arguments (jnp.asarray would compile a transfer per shape)
+    return Structure(kind, free, exo, fixed, target, mirror, own, base, Derivatives(**deriv),
+                     np.float64(specs[0].meanstructure), valid, x0, basis)
 
 
 def _base(spec: Spec | None, sz: Sizes) -> np.ndarray:
@@ -253,7 +270,7 @@ def rank_two_columns(spec: Spec | None, index, sz: Sizes) -> dict[str, np.ndarra
 
 
 def pad_moments(moments: Moments | tuple, sz: Sizes) -> Padded:
-    """The sample moments of every group padded to ``sz`` and stacked (numpy, then one transfer)."""
+    """The sample moments of every group padded to ``sz`` and stacked (numpy arrays)."""
     members = (moments,) if isinstance(moments, Moments) else tuple(moments)
     G, p, K = sz.groups, sz.p, sz.patterns
     s = np.broadcast_to(np.eye(p), (G, p, p)).copy()
@@ -278,8 +295,8 @@ def pad_moments(moments: Moments | tuple, sz: Sizes) -> Padded:
     if fiml:
         from .missing import Patterns
 
-        patterns = Patterns(*(jnp.asarray(a) for a in (mask, count, mean, cov, h1)))
-    return Padded(jnp.asarray(s), jnp.asarray(xbar), jnp.asarray(n), patterns)
+        patterns = Patterns(mask, count, mean, cov, h1)
+    return Padded(s, xbar, n, patterns)
 
 
 # -- inside compiled code: one group's structure (the group axis taken off by vmap) ----------------
@@ -293,7 +310,7 @@ def values(x, st: Structure, s, xbar):
 def matrices(x, st: Structure, s, xbar, sz_p: int, sz_m: int) -> Matrices:
     """One group's padded model matrices from the row values."""
     v = values(x, st, s, xbar)
-    buf = st.base.at[st.target].set(v).at[st.mirror].set(v)
+    buf = jnp.asarray(st.base).at[st.target].set(v).at[st.mirror].set(v)
     off, out = 0, {}
     shapes = {"lam": (sz_p, sz_m), "theta": (sz_p, sz_p), "psi": (sz_m, sz_m), "beta": (sz_m, sz_m),
               "nu": (sz_p,), "alpha": (sz_m,)}

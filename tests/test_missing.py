@@ -4,12 +4,14 @@
 import warnings
 from functools import lru_cache
 
+import jax
 import numpy as np
 import pandas as pd
 import pytest
 
 import sem_engine as se
 from reference_cases import ROOT
+from sem_engine import compilation, missing, structure
 
 MISSING = ROOT / "tests" / "reference" / "missing"
 CASES = {"hs_fiml": ("hs_missing.csv", {}),
@@ -167,3 +169,70 @@ def test_bad_input_is_refused_with_typed_errors():
         se.sem(model, data=d, missing="pairwise")
     with pytest.warns(se.DataWarning, match="1 of 302 rows have no observed value"):
         se.sem(model, data=pd.concat([d, pd.DataFrame([[np.nan] * 9], columns=d.columns)]), missing="ml")
+
+
+def _rows(d: pd.DataFrame) -> np.ndarray:
+    return missing.check_rows(d.to_numpy(dtype=float), list(d.columns))
+
+
+def test_em_and_loglik_padded_into_a_larger_class_give_the_same_numbers():
+    """The data step's padding is exact (missing.py): a padded variable is never observed and
+    keeps the identity's row of Σ, a padded pattern counts 0."""
+    rows = _rows(data("hs_fiml"))
+    mu, sigma, it = missing.em(rows)
+    h1 = float(missing.patterns(rows, mu, sigma).h1_loglik)
+    with structure.floor(p=64, patterns=96):
+        assert missing.size_class(rows.shape[1], len(missing.group_rows(rows)[0])) == (64, 96)
+        big_mu, big_sigma, big_it = missing.em(rows)
+        big_h1 = float(missing.patterns(rows, mu, sigma).h1_loglik)
+        big_ll = missing.observed_loglik(rows, mu * 1.01, sigma * 1.02)
+    assert big_it == it
+    np.testing.assert_allclose(big_mu, mu, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(big_sigma, sigma, rtol=0, atol=1e-12)
+    assert big_h1 == pytest.approx(h1, rel=1e-14)
+    assert big_ll == pytest.approx(missing.observed_loglik(rows, mu * 1.01, sigma * 1.02), rel=1e-14)
+
+
+def test_pattern_moments_in_numpy_equal_the_traced_ones():
+    """weighted_patterns and available_case give numpy moments for numpy arrays (a fit's data
+    step) and the same moments traced under jit and vmap (the bootstrap's replicates)."""
+    rows = _rows(data("hs_fiml"))
+    masks, which = missing.group_rows(rows)
+    mask, filled = masks.astype(float), np.where(np.isfinite(rows), rows, 0.0)
+    weights = np.random.default_rng(5).integers(0, 3, size=(2, rows.shape[0])).astype(float)
+    traced = jax.jit(jax.vmap(lambda w: (missing.weighted_patterns(filled, which, mask, w),
+                                         missing.available_case(filled, mask[which], w))))(weights)
+    for r in range(2):
+        plain = missing.weighted_patterns(filled, which, mask, weights[r]), \
+            missing.available_case(filled, mask[which], weights[r])
+        assert all(isinstance(a, np.ndarray) for part in plain for a in part)
+        for got, want in zip(jax.tree.leaves(plain), jax.tree.leaves(traced)):
+            np.testing.assert_allclose(got, np.asarray(want)[r], rtol=1e-13, atol=1e-13)
+    assert (traced[0][0] == 0).any()     # a pattern the weights leave out: count 0, zero moments
+
+
+def _holes(n: int, fraction: float, seed: int) -> pd.DataFrame:
+    hs = se.datasets.holzinger_swineford_1939()[[f"x{i}" for i in range(1, 10)]]
+    values = hs.sample(n, random_state=seed).to_numpy(dtype=float).copy()
+    values[np.random.default_rng(seed).random(values.shape) < fraction] = np.nan
+    return pd.DataFrame(values, columns=hs.columns)
+
+
+def test_a_new_data_set_of_a_compiled_size_class_compiles_nothing():
+    """FIML's data step (EM, the H1 log-likelihood) compiles once per size class of p and K: a
+    second data set with other rows and other patterns, fitted with its estimates and fit
+    measures, builds no executable (compiled or loaded)."""
+    model = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9"
+    first_data, second_data = _holes(301, 0.10, 1), _holes(260, 0.10, 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", se.DataWarning)
+        first = se.cfa(model, data=first_data, missing="ml")
+        first.estimates(), first.fit_measures()
+        before = compilation.executables()
+        second = se.cfa(model, data=second_data, missing="ml")
+        second.estimates(), second.fit_measures()
+    k1, k2 = (f.moments.patterns.mask.shape[0] for f in (first, second))
+    assert k1 != k2 and first.nobs != second.nobs
+    assert missing.size_class(9, k1) == missing.size_class(9, k2)
+    assert second.engine.sizes == first.engine.sizes
+    assert compilation.executables() - before == 0

@@ -12,7 +12,7 @@ import pytest
 
 import sem_engine as se
 from reference_cases import REFERENCE, assert_close, fit_kwargs, keyed, read, read_matrix
-from sem_engine import robust
+from sem_engine import residuals, robust
 from sem_engine.errors import DataError, ModelError
 
 FIXTURES = "robust"
@@ -65,7 +65,7 @@ def test_gamma_matches_lavaan(case):
     data = fit_kwargs(case)["data"][ov].to_numpy()
     meanstructure = any(n.endswith("~1") for n in names)
     ours = robust.gamma(jnp.asarray(data), meanstructure, tuple(ov.index(v) for v in covariates))
-    rows, cols = robust.vech_index(len(ov))
+    rows, cols = residuals.vech_pairs(len(ov))
     means = [f"{v}~1" for v in ov] if meanstructure else []
     assert means + [f"{ov[c]}~~{ov[r]}" for r, c in zip(rows, cols)] == names
     assert_close(np.asarray(ours), ref.to_numpy(), what=f"{case} gamma")

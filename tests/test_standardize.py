@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from reference_cases import CORE_CASES, assert_close, fitted, keyed, read
-from sem_engine import standardize
+from sem_engine import inference, standardize, structure
 from sem_engine.errors import ModelError
 from sem_engine.moments import Moments
 
@@ -46,18 +46,28 @@ def test_r2(case):
 
 
 def test_make_standardize_vmaps_over_parameters_and_moments():
-    """The bootstrap maps std over a batch of (x, moments): equal to a loop of single calls."""
+    """The bootstrap maps standardize.rows over a batch of (x, moments) (and the := parameters,
+    numpy, over the batch of standardized rows): equal to a loop of single calls."""
     fit = fitted("mimic")  # latent and observed variables, fixed.x covariates
-    std = jax.jit(standardize.make_standardize(fit.partable, fit.spec, "std.nox"))
+    engine = fit.engine
+    sz, st = engine.sizes, engine.structure
+    sc = standardize.scaling(fit.partable, fit.spec, "std.nox", sz)
+    sc = standardize.Scaling(jnp.asarray(sc.num[None]), jnp.asarray(sc.den[None]))
+    std = jax.jit(lambda x, m: standardize.rows(x, st, m, sc, sz))
     rng = np.random.default_rng(0)
-    xs = jnp.asarray(fit.x[None, :] * rng.uniform(0.9, 1.1, (3, fit.x.size)))
+    xs = jnp.stack([engine._vector(fit.x * rng.uniform(0.9, 1.1, fit.x.size)) for _ in range(3)])
     s = np.asarray(fit.moments.s)
-    batch = Moments(jnp.stack([s * c for c in (1.0, 1.1, 0.9)]), jnp.stack([fit.moments.xbar] * 3),
-                    jnp.full(3, fit.moments.n))
-    mapped = np.asarray(jax.vmap(std)(xs, batch))
-    looped = np.stack([np.asarray(std(xs[i], Moments(batch.s[i], batch.xbar[i], batch.n[i]))) for i in range(3)])
+    singles = [structure.pad_moments(Moments(s * c, fit.moments.xbar, fit.moments.n), sz) for c in (1.0, 1.1, 0.9)]
+    batch = jax.tree.map(lambda *a: jnp.stack(a), *singles)
+    mapped = np.asarray(jax.jit(jax.vmap(std))(xs, batch))
+    looped = np.stack([np.asarray(std(xs[i], singles[i])) for i in range(3)])
     np.testing.assert_allclose(mapped, looped, rtol=1e-12, atol=1e-14)
-    assert mapped.shape == (3, len(fit.partable.table) + len(fit.partable.definitions))
+    n_rows = len(fit.partable.table)
+    rows = mapped[:, 0, :n_rows]
+    with_defined = np.hstack([rows, inference.definitions(fit.partable, rows)])
+    np.testing.assert_allclose(with_defined[:, n_rows:],
+                               np.stack([inference.definitions(fit.partable, r) for r in rows]), rtol=1e-12, atol=1e-14)
+    assert with_defined.shape == (3, len(fit.partable.table) + len(fit.partable.definitions))
 
 
 def test_unknown_kind_is_refused():
