@@ -151,7 +151,8 @@ def test_dask_local_cluster_gives_identical_results():
     # The workers get the test session's JAX settings (tests/conftest.py), so they find the code
     # compiled for the in-process run in the persistent cache.
     env = {f"JAX_{name.upper()}": str(getattr(jax.config, f"jax_{name}")) for name in
-           ("compilation_cache_dir", "persistent_cache_min_compile_time_secs", "numpy_rank_promotion")}
+           ("compilation_cache_dir", "persistent_cache_min_compile_time_secs", "numpy_rank_promotion")
+           if getattr(jax.config, f"jax_{name}") is not None}   # no cache: none ("None" would be a folder)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                                   dashboard_address=None, env=env) as cluster:
         with distributed.Client(cluster) as client:
