@@ -50,7 +50,6 @@ can deadlock its CPU thread pool.
 from __future__ import annotations
 
 import warnings
-import weakref
 from dataclasses import dataclass
 from functools import cached_property, partial
 from typing import Callable, NamedTuple
@@ -318,17 +317,10 @@ class Bootstrap:
 
 
 # -- statistics of replicates ----------------------------------------------------------------------
-# The fit's structure under the throughput size policy, per fit (a Fit is immutable; weak keys so a
-# dropped fit frees its entry).
-_ENGINES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def batched_engine(fit) -> Engine:
-    """``fit``'s model on the kernels of its "throughput" size class (structure.py), for batches."""
-    if fit not in _ENGINES:
-        _ENGINES[fit] = Engine(fit.spec, fit.reparam, fit.moments, fit.engine.max_iter, fit.engine.grad_tol,
-                               policy="throughput")
-    return _ENGINES[fit]
+    """``fit``'s model on the kernels of its "throughput" size class (structure.py), for batches:
+    the fit's engine's own (``Engine.tight``, which its Newton fallback uses too)."""
+    return fit.engine.tight
 
 
 def statistic(fit, what: str) -> Callable:
