@@ -87,12 +87,13 @@ def rank_two(mats, deriv):
     Hessian costs O(p q²) instead of O(p³ q + p² q²) from the dense Jacobian of Σ.  The columns of
     each parameter in the candidates [I_p | A | W | 0] are data (structure.Derivatives).
     """
+    xp = np if isinstance(mats.lam, np.ndarray) else jnp   # numpy outside compiled code
     p = mats.lam.shape[0]
     t = implied.total(mats)
     big_a = mats.lam @ t
     sigma = big_a @ mats.psi @ big_a.T + mats.theta
-    cand = jnp.concatenate([jnp.eye(p), big_a, big_a @ mats.psi @ t.T, jnp.zeros((p, 1))], axis=1)
-    t_alpha = jnp.concatenate([t @ mats.alpha, jnp.ones(1)])
+    cand = xp.concatenate([xp.eye(p), big_a, big_a @ mats.psi @ t.T, xp.zeros((p, 1))], axis=1)
+    t_alpha = xp.concatenate([t @ mats.alpha, xp.ones(1)])
     return (sigma, cand[:, deriv.iu], cand[:, deriv.iv] * deriv.half[None, :],
             cand[:, deriv.i_d] * t_alpha[deriv.k_ta][None, :])
 

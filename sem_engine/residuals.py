@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import structure
+from . import inference, structure
 from .errors import ModelError
 from .matrices import Matrices, Spec
 
@@ -142,14 +142,8 @@ def moment_jacobian(spec: Spec, mats: Matrices) -> np.ndarray:
     the rank-two columns of inference.rank_two (Bollen 1989, ch. 8)."""
     p, m = spec.p, spec.m
     sz = structure.Sizes(p, m, max(spec.npar, 1), len(spec.row_base), 1, 0)
-    cols = structure.rank_two_columns(spec, np.arange(spec.npar), sz)
-    mats = Matrices(*(np.asarray(a) for a in mats))
-    t = np.linalg.inv(np.eye(m) - mats.beta)
-    big_a = mats.lam @ t
-    cand = np.hstack([np.eye(p), big_a, big_a @ mats.psi @ t.T, np.zeros((p, 1))])
-    t_alpha = np.append(t @ mats.alpha, 1.0)
-    u, v = cand[:, cols["iu"]], cand[:, cols["iv"]] * cols["half"][None, :]
-    d = cand[:, cols["i_d"]] * t_alpha[cols["k_ta"]][None, :]
+    cols = structure.Derivatives(**structure.rank_two_columns(spec, np.arange(spec.npar), sz))
+    _, u, v, d = inference.rank_two(Matrices(*(np.asarray(a, dtype=float) for a in mats)), cols)
     rows, vcols = vech_pairs(p)
     ds = u[rows] * v[vcols] + v[rows] * u[vcols]
     ds, d = ds[:, :spec.npar], d[:, :spec.npar]
