@@ -60,7 +60,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from . import inference, intervals, missing, moments, scoring, standardize, structure
+from . import inference, intervals, missing, moments, scaling, scoring, standardize, structure
 from .engine import Engine
 from .errors import ConvergenceWarning, DataError, ModelError
 from .expressions import to_text
@@ -659,24 +659,29 @@ def refit(fit, replicates, numbers: np.ndarray, batch, progress, what):
     Newton optimizer, all on the kernels of the throughput size class.  ``replicates``: a
     Replicates, or anything with its ``padded`` and ``unpad`` (montecarlo.Simulated)."""
     eng = batched_engine(fit)
+    units = eng.units
     z_start = fit.reparam.to_z(fit.x)
-    h_inv = np.linalg.pinv(np.asarray(fit.engine.hessian_z(z_start, fit.moments)), hermitian=True)
-    npar = eng.sizes.npar
+    # the refits run on the model in unit scale (scaling.py), as the fit's own optimizers
+    h_inv = inference.pseudo_inverse(np.asarray(fit.engine.hessian_z(z_start, fit.moments)))
+    npar, n_z = eng.sizes.npar, z_start.size
     z_pad, h_pad = np.zeros(npar), np.zeros((npar, npar))
-    z_pad[:z_start.size], h_pad[:h_inv.shape[0], :h_inv.shape[1]] = z_start, h_inv
+    z_pad[:n_z] = units.m @ z_start
+    h_pad[:n_z, :n_z] = units.m @ h_inv @ units.m.T
+    d_pad = np.ones(eng.sizes.p)
+    d_pad[:units.d.size] = units.d
     tol = np.float64(fit.engine.grad_tol * 1e-2)
 
     def scoring_refits(which, steps, chunk, bar):
-        return _chunked(lambda r, _: _refit_batch(eng.structure, replicates.padded(r), z_pad, h_pad,
-                                                  np.int64(steps), tol, eng.sizes),
+        return _chunked(lambda r, _: _refit_batch(eng._unit_structure, scaling.padded_in(replicates.padded(r), d_pad),
+                                                  z_pad, h_pad, np.int64(steps), tol, eng.sizes),
                         numbers[which], None, chunk, progress if bar else False, what if bar else "")
 
     out = scoring_refits(np.arange(numbers.shape[0]), REFIT_MAX_ITER, batch, True)
-    x, f, status = np.array(out.x[:, :fit.spec.npar]), np.array(out.f), np.array(out.status)
+    x, f, status = np.array(out.x[:, :fit.spec.npar]) / units.cx, np.array(out.f), np.array(out.status)
     bad = np.flatnonzero(status != CONVERGED)
     if bad.size:
         again = scoring_refits(bad, eng.max_iter, MIN_BATCH, False)
-        x[bad], f[bad], status[bad] = again.x[:, :fit.spec.npar], again.f, again.status
+        x[bad], f[bad], status[bad] = again.x[:, :fit.spec.npar] / units.cx, again.f, again.status
     for i in np.flatnonzero(status != CONVERGED):
         state = eng.fit_moments(_take(moments_of(replicates, numbers[i:i + 1], MIN_BATCH), 0), z_start)
         x[i], f[i], status[i] = np.asarray(state.x), float(state.f), int(state.status)

@@ -28,6 +28,8 @@ EXIT_CODES = {
     2: "model syntax error (line, column and a caret on stderr)",
     3: "the optimizer did not converge (results were written, with a warning)",
     64: "command-line usage error",
+    70: "internal error (a bug: please report it with the command)",
+    130: "interrupted (Ctrl-C)",
 }
 
 
@@ -62,10 +64,10 @@ class _Parser(argparse.ArgumentParser):
 def parser() -> argparse.ArgumentParser:
     codes = "exit codes:\n" + "\n".join(f"  {code:>3}  {text}" for code, text in EXIT_CODES.items()) + "\n"
     output = argparse.ArgumentParser(add_help=False)
-    output.add_argument("--bootstrap", type=int, metavar="N", help="N bootstrap samples for SEs and CIs")
+    output.add_argument("--bootstrap", type=_at_least(2), metavar="N", help="N bootstrap samples for SEs and CIs")
     output.add_argument("--ci", default="bca", choices=("perc", "bc", "bca"),
                         help="bootstrap interval (default bca)")
-    output.add_argument("--seed", type=int, default=1, help="bootstrap random seed (default 1)")
+    output.add_argument("--seed", type=_seed, default=1, help="bootstrap random seed (default 1)")
     output.add_argument("--format", default="text", choices=FORMATS,
                         help="text: lavaan-style summary; json: full archive (sem_engine.load_json reads "
                              "it); csv: estimates table; markdown/latex: APA tables (default text)")
@@ -81,13 +83,33 @@ def parser() -> argparse.ArgumentParser:
     fit.add_argument("data", type=Path, help="CSV file of raw data with a header row (or see --sample-cov)")
     fit.add_argument("--sample-cov", action="store_true",
                      help="DATA is a covariance matrix (divisor N-1) with variable names in the first column")
-    fit.add_argument("--nobs", type=int, help="number of observations behind --sample-cov")
+    fit.add_argument("--nobs", type=_at_least(2), help="number of observations behind --sample-cov")
     fit.add_argument("-o", "--option", action="append", default=[], metavar="NAME=VALUE",
                      help="a sem() option, e.g. -o std_lv=true -o likelihood=wishart (repeatable)")
     example = commands.add_parser("example", parents=[output], help="fit a bundled example", **kw,
                                   description="\n".join(f"{k}: {e.description}" for k, e in EXAMPLES.items()))
     example.add_argument("name", choices=sorted(EXAMPLES), help="example name")
     return top
+
+
+def _at_least(low: int):
+    def whole(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} is below the minimum {low}")
+        return value
+
+    return whole
+
+
+def _seed(text: str) -> int:
+    value = _at_least(0)(text)
+    if value >= 2**63:
+        raise argparse.ArgumentTypeError(f"{value} is too large: a seed lies in 0 ... 2**63 - 1")
+    return value
 
 
 def _diagram_path(text: str) -> Path:
@@ -100,9 +122,14 @@ def _diagram_path(text: str) -> Path:
 def main(argv=None) -> int:
     """Entry point of ``sem-engine``; returns the exit code (``EXIT_CODES``)."""
     args = parser().parse_args(argv)
+    if args.command == "fit" and args.nobs is not None and not args.sample_cov:
+        parser().exit(64, "sem-engine: error: --nobs goes with --sample-cov (raw data give their own N)\n")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        code, message = _run(args)
+        try:
+            code, message = _run(args)
+        except KeyboardInterrupt:
+            code, message = 130, "interrupted"
     for w in caught:
         print(f"warning: {w.message} ({w.category.__name__})", file=sys.stderr)
     if message:
@@ -121,12 +148,14 @@ def _run(args) -> tuple[int, str]:
         return 1, f"error: {type(error).__name__}: {error}"
     except OSError as error:
         return 1, f"error: {error.filename}: {error.strerror}" if error.filename else f"error: {error}"
+    except Exception as error:  # noqa: BLE001  (a bug: one line, not a traceback)
+        return 70, f"internal error: {type(error).__name__}: {error} (please report it with the command)"
 
 
 def _fit(args, model: Path, data: dict, options: dict) -> int:
     import sem_engine as se
 
-    fit = se.sem(model.read_text(encoding="utf-8"), **data, **options)
+    fit = se.sem(_model_text(model), **data, **options)
     boot = None
     if args.bootstrap:
         boot = fit.bootstrap(args.bootstrap, seed=args.seed, ci=args.ci, level=fit.options.level,
@@ -143,6 +172,17 @@ def _fit(args, model: Path, data: dict, options: dict) -> int:
         else:
             drawing.render(args.diagram)
     return 0 if fit.converged else 3
+
+
+def _model_text(path: Path) -> str:
+    """The model file as UTF-8 text (a byte-order mark allowed)."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[:error.start].count(b"\n") + 1
+        raise ModelError(f"{path}: line {line}: the file is not UTF-8 text (byte 0x{raw[error.start]:02x}); "
+                         "save it as UTF-8") from None
 
 
 def _read_data(args) -> dict:

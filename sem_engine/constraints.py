@@ -47,12 +47,46 @@ def build(pt: ParameterTable, spec: Spec) -> Reparam:
     npar = spec.npar
     if a.shape[0] == 0:
         return Reparam(np.zeros(npar), np.eye(npar), 0)
-    _, sv, vt = np.linalg.svd(a)
-    rank = int(np.sum(sv > 1e-10 * max(sv[0], 1.0)))
     x0 = np.linalg.lstsq(a, b, rcond=None)[0]
     if not np.allclose(a @ x0, b, atol=1e-9):
         raise ModelError("the equality constraints contradict each other: no parameter value meets them all")
-    return Reparam(x0, vt[rank:].T.copy(), rank)
+    columns, rank = [], 0
+    for block in _linked(a):
+        rows = np.flatnonzero(np.any(a[:, block] != 0, axis=1))
+        if rows.size == 0:
+            r, vt = 0, np.eye(block.size)
+        else:
+            _, sv, vt = np.linalg.svd(a[np.ix_(rows, block)])
+            r = int(np.sum(sv > 1e-10 * max(sv[0], 1.0)))
+        rank += r
+        for v in vt[r:]:
+            col = np.zeros(npar)
+            col[block] = v
+            columns.append(col)
+    return Reparam(x0, np.array(columns).reshape(-1, npar).T[:, np.argsort([np.flatnonzero(c)[0] for c in columns],
+                                                                              kind="stable")], rank)
+
+
+def _linked(a: np.ndarray) -> list[np.ndarray]:
+    """The parameters (columns of a) in groups linked by constraint rows; an unconstrained
+    parameter is its own group.  The basis of the constraint map is built group by group, so
+    that z never mixes parameters no constraint ties together (their units may differ by many
+    orders of magnitude, and a mixed coordinate would lose the small ones to rounding)."""
+    n = a.shape[1]
+    parent = list(range(n))
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for row in a:
+        cols = np.flatnonzero(row)
+        for c in cols[1:]:
+            parent[root(c)] = root(cols[0])
+    roots = np.array([root(i) for i in range(n)])
+    return [np.flatnonzero(roots == r) for r in dict.fromkeys(roots)]
 
 
 def linear_system(pt: ParameterTable, spec: Spec) -> tuple[np.ndarray, np.ndarray, list]:
@@ -81,7 +115,7 @@ def linear_system(pt: ParameterTable, spec: Spec) -> tuple[np.ndarray, np.ndarra
         rows_a.append(grad)
         rows_b.append(-value0)
         origins.append(c)
-    return np.array(rows_a).reshape(-1, spec.npar), np.array(rows_b), origins
+    return np.array(rows_a, dtype=float).reshape(len(rows_a), spec.npar), np.array(rows_b, dtype=float), origins
 
 
 def _affine(c, pt: ParameterTable, spec: Spec) -> tuple[np.ndarray, float]:

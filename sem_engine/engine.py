@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import compilation, inference, objective, optimize, scoring, structure
+from . import compilation, inference, objective, optimize, scaling, scoring, structure
 from .constraints import Reparam
 from .groups import Groups
 from .matrices import Matrices, Spec
@@ -71,7 +71,11 @@ class Engine:
 
     Methods take and return the model's own dimensions (numpy arrays): x of the free
     parameters, z of the constraint coordinates, and the sample moments as the fit holds them
-    (one Moments, or a tuple of them for a multi-group model).
+    (one Moments, or a tuple of them for a multi-group model), all in the user's units.  The
+    optimizers and the information matrices run on the model in unit scale (scaling.py: the
+    units of the moments the engine was built with), so no verdict or tolerance depends on the
+    data's units; ``structure`` and ``pad`` are in the user's units, for the kernels of
+    post-estimation, which only evaluate.
     """
 
     def __init__(self, spec: Spec | Groups, reparam: Reparam, moments, max_iter: int = 500,
@@ -81,14 +85,18 @@ class Engine:
         self.policy = policy
         self.sizes = structure.sizes(spec, moments, policy)
         self.structure = structure.build(spec, reparam, self.sizes)
+        self.units = scaling.units(spec, reparam, moments)
+        self._unit_structure = structure.build(scaling.spec_in(spec, self.units),
+                                               scaling.reparam_in(reparam, self.units), self.sizes)
         self.max_iter, self.grad_tol = max_iter, grad_tol
         self._moments = moments
         self._padded = (None, None)
+        self._unit_padded = (None, None)
         self._tight = None
 
     @property
     def tight(self) -> "Engine":
-        """The same model in its throughput size class (dimensions rounded to multiples of 8): the
+        """The same model in its throughput size class (p and m exact, the rest rounded up): the
         kernels whose cost grows with the padded parameter count (the exact Hessian of the Newton
         fallback and of the observed information) run there."""
         if self._tight is None:
@@ -107,6 +115,12 @@ class Engine:
             self._padded = (moments, structure.pad_moments(moments, self.sizes))
         return self._padded[1]
 
+    def _pad_in(self, moments) -> structure.Padded:
+        """The padded moments in unit scale (kept like ``pad``)."""
+        if self._unit_padded[0] is not moments:
+            self._unit_padded = (moments, structure.pad_moments(scaling.moments_in(moments, self.units.d), self.sizes))
+        return self._unit_padded[1]
+
     def _vector(self, v) -> np.ndarray:
         out = np.zeros(self.sizes.npar)
         v = np.asarray(v, dtype=float)
@@ -120,39 +134,52 @@ class Engine:
         return out
 
     def _state(self, state: FitState) -> FitState:
+        """A FitState of the unit-scale model in the user's units (x = x* / c; its max |g| stays
+        the unit-scale one, the scale-free convergence measure)."""
         state = jax.tree.map(np.asarray, state)
-        return state._replace(x=state.x[:self.spec.npar])
+        return state._replace(x=state.x[:self.spec.npar] / self.units.cx)
+
+    def _z_in(self, z) -> np.ndarray:
+        """z* = M z (scaling.Units), padded."""
+        return self._vector(self.units.m @ np.asarray(z, dtype=float))
+
+    def _z_out(self, h) -> np.ndarray:
+        """A Hessian in z from one in z*: Mᵀ H* M."""
+        m = self.units.m
+        return m.T @ np.asarray(h)[:self.n_z, :self.n_z] @ m
 
     # -- optimizers ----------------------------------------------------------------------------
     def refit_moments(self, moments, z_start, h_inv, max_steps=None) -> FitState:
         """Quasi-Newton scoring (scoring.py) from z_start with H₀⁻¹ = h_inv; the engine asks for
         1/100 of the optimizer's tolerance (its estimates are only as precise as the gradient)."""
         steps = self.max_iter if max_steps is None else max_steps
-        return self._state(_refit(self.structure, self.pad(moments), self._vector(z_start), self._square(h_inv),
-                                  steps, self.grad_tol * 1e-2, self.sizes))
+        m = self.units.m
+        h_in = m @ np.asarray(h_inv, dtype=float) @ m.T
+        return self._state(_refit(self._unit_structure, self._pad_in(moments), self._z_in(z_start),
+                                  self._square(h_in), steps, self.grad_tol * 1e-2, self.sizes))
 
     def fit_moments(self, moments, z_start) -> FitState:
         """The modified Newton optimizer (optimize.py) from z_start (in the throughput class)."""
         t = self.tight
-        return t._state(_newton(t.structure, t.pad(moments), t._vector(z_start), self.max_iter,
+        return t._state(_newton(t._unit_structure, t._pad_in(moments), t._z_in(z_start), self.max_iter,
                                 self.grad_tol, t.sizes))
 
     # -- derivatives ---------------------------------------------------------------------------
     def loss(self, x, moments) -> tuple[float, np.ndarray]:
-        """F(x) and its gradient in x (objective.loss)."""
-        f, g = _value_and_grad(self.structure, self.pad(moments), self._vector(x), self.sizes)
-        return float(f), np.asarray(g)[:self.spec.npar]
+        """F(x) and its gradient in x (objective.loss; dF/dx = c · dF/dx*)."""
+        x_in = self._vector(np.asarray(x, dtype=float) * self.units.cx)
+        f, g = _value_and_grad(self._unit_structure, self._pad_in(moments), x_in, self.sizes)
+        return float(f), np.asarray(g)[:self.spec.npar] * self.units.cx
 
     def hessian_z(self, z, moments) -> np.ndarray:
-        """Kᵀ H K, the expected Hessian of F in z."""
-        h = _expected_hessian_z(self.structure, self.pad(moments), self._vector(z), self.sizes)
-        return np.asarray(h)[:self.n_z, :self.n_z]
+        """Kᵀ H K, the expected Hessian of F in z (H_z = Mᵀ H_z* M)."""
+        return self._z_out(_expected_hessian_z(self._unit_structure, self._pad_in(moments), self._z_in(z),
+                                               self.sizes))
 
     def observed_hessian_z(self, z, moments) -> np.ndarray:
         """The observed Hessian of F in z (in the throughput class)."""
         t = self.tight
-        h = _observed_hessian_z(t.structure, t.pad(moments), t._vector(z), t.sizes)
-        return np.asarray(h)[:self.n_z, :self.n_z]
+        return t._z_out(_observed_hessian_z(t._unit_structure, t._pad_in(moments), t._z_in(z), t.sizes))
 
     # -- values at x ---------------------------------------------------------------------------
     def _evaluate(self, x, moments):

@@ -23,6 +23,7 @@ from scipy.stats import chi2, ncx2
 
 from . import groups, missing
 from .baseline import Baseline, baseline
+from .inference import inverse
 
 RMSEA_CI_LEVEL = 0.90
 RMSEA_CLOSE_H0 = 0.05
@@ -176,12 +177,23 @@ def ncp_ci(chisq: float, df: int, n: float, level: float = RMSEA_CI_LEVEL) -> tu
     upper_p, lower_p = (1 + level) / 2, (1 - level) / 2
     if df < 1:
         return 0.0, 0.0
-    lam_l = 0.0 if cdf(0.0) < upper_p else brentq(lambda lam: cdf(lam) - upper_p, 0.0, chisq,
-                                                  xtol=1e-12)
+    lam_l = 0.0 if cdf(0.0) < upper_p else _root(lambda lam: cdf(lam) - upper_p, chisq)
     top = max(n, 4 * chisq)
     if cdf(top) > lower_p or cdf(0.0) < lower_p:
         return lam_l, 0.0
-    return lam_l, brentq(lambda lam: cdf(lam) - lower_p, 0.0, top, xtol=1e-12)
+    return lam_l, _root(lambda lam: cdf(lam) - lower_p, top)
+
+
+def _root(fn, top: float) -> float:
+    """The root of fn on [0, top]; NaN where the noncentral χ² cannot be evaluated there (a χ²
+    in the millions: scipy's series lose the sign change)."""
+    ends = fn(0.0), fn(top)
+    if not (np.all(np.isfinite(ends)) and ends[0] * ends[1] <= 0):
+        return float("nan")
+    try:
+        return brentq(fn, 0.0, top, xtol=1e-12)
+    except ValueError:          # a NaN inside the bracket
+        return float("nan")
 
 
 def rmsea_ci(chisq: float, df: int, n: float, level: float = RMSEA_CI_LEVEL, groups: int = 1
@@ -277,7 +289,7 @@ def gfi(s, sigma, xbar=None, mu=None, fixed_idx=()) -> float:
     Jöreskog & Sörbom (1981); Tanaka & Huba (1985).  As in lavaan, the moments of fixed covariates
     (``fixed_idx``: their variances, covariances and means) get zero weight.
     """
-    w = np.linalg.inv(sigma)
+    w = inverse(sigma)
 
     def q(a, m):
         a = a.copy()

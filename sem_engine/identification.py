@@ -18,7 +18,7 @@ import numpy as np
 
 from .constraints import Reparam
 from .engine import Engine
-from .errors import IdentificationError
+from .errors import IdentificationError, ModelError
 from .inference import null_directions
 from .matrices import Spec
 from .moments import Moments
@@ -44,14 +44,26 @@ def check(pt: ParameterTable, spec: Spec, reparam: Reparam, engine: Engine, mome
             f"({df + reparam.basis.shape[1]}): df = {df}; fix or constrain parameters"
         )
     if reparam.basis.shape[1] == 0:
+        implied = engine.implied(x_start, moments)
+        for sigma, _ in (implied if engine.multi else (implied,)):
+            if not np.linalg.eigvalsh(sigma)[0] > 0:
+                raise ModelError("the model has no free parameters and its implied covariance matrix is not "
+                                 "positive definite (a variance fixed to 0?); free a parameter or change the "
+                                 "fixed values")
         return
     rng = np.random.default_rng(20201)
-    x = x_start * rng.uniform(0.8, 1.2, len(x_start)) + rng.uniform(0.05, 0.1, len(x_start))
+    # The perturbation is relative to the unit-scale model (scaling.py), so it means the same in any units.
+    cx = engine.units.cx
+    x = (cx * x_start * rng.uniform(0.8, 1.2, len(x_start)) + rng.uniform(0.05, 0.1, len(x_start))) / cx
     # A generic point: Σ(x) must stay positive definite for W, so only perturb if it does.
     z = reparam.to_z(x)
     h = engine.hessian_z(z, moments)
     if not np.all(np.isfinite(h)):
         h = engine.hessian_z(reparam.to_z(x_start), moments)
+    if not np.all(np.isfinite(h)):
+        raise ModelError("the model-implied covariance matrix is not positive definite at the start values, "
+                         "so identification cannot be checked; give start values (start(value)*x) or "
+                         "check fixed values and constraints")
     null = null_directions(h)
     if null.size == 0:
         return

@@ -112,10 +112,43 @@ def _patterns_hessian(sigma, d_sigma, d_mu, n, pat) -> jnp.ndarray:
     return jnp.sum(jax.vmap(pattern)(pat.mask, pat.count), axis=0) / n
 
 
+def _equilibrate(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(s, R) with h = diag(s) R diag(s), R of unit diagonal (s = √diag h; 1 where the diagonal
+    is not positive): R does not change when the parameters are rescaled, so a rank test on R
+    is free of the parameters' units."""
+    h = (h + h.T) / 2
+    diag = np.diag(h)
+    s = np.where(np.isfinite(diag) & (diag > 0), np.sqrt(np.abs(diag)), 1.0)
+    return s, h / np.outer(s, s)
+
+
+def inverse(h: np.ndarray) -> np.ndarray:
+    """h⁻¹ of a symmetric positive definite h through its equilibrated form,
+    diag(s)⁻¹ R⁻¹ diag(s)⁻¹ (``_equilibrate``), which keeps full precision when the parameters
+    have very different units."""
+    s, r = _equilibrate(h)
+    return np.linalg.inv(r) / np.outer(s, s)
+
+
+def pseudo_inverse(h: np.ndarray) -> np.ndarray:
+    """The pseudo-inverse of a symmetric h through its equilibrated form (as ``inverse``): a
+    plain pinv would drop, as numerically zero, the directions of parameters in small units."""
+    s, r = _equilibrate(h)
+    return np.linalg.pinv(r, hermitian=True) / np.outer(s, s)
+
+
 def null_directions(h: np.ndarray) -> np.ndarray:
-    """Eigenvectors of a symmetric positive semi-definite h with (relatively) zero eigenvalues."""
-    eigval, eigvec = np.linalg.eigh((h + h.T) / 2)
-    return eigvec[:, eigval < 1e-9 * max(np.abs(eigval).max(), 1e-300)]
+    """Directions z with h z = 0 for a symmetric positive semi-definite h: the eigenvectors of
+    the equilibrated R (``_equilibrate``) with eigenvalues below 1e-9 of the largest, mapped back
+    (diag(s)⁻¹ v, normalized).  A non-finite h has no answer: ValueError."""
+    if h.size == 0:
+        return np.zeros((0, 0))
+    if not np.all(np.isfinite(h)):
+        raise ValueError("the information matrix is not finite")
+    s, r = _equilibrate(h)
+    eigval, eigvec = np.linalg.eigh(r)
+    null = eigvec[:, eigval < 1e-9 * max(np.abs(eigval).max(), 1e-300)] / s[:, None]
+    return null / np.maximum(np.linalg.norm(null, axis=0), 1e-300)
 
 
 class Wald(NamedTuple):
@@ -127,11 +160,15 @@ class Wald(NamedTuple):
 
 
 def vcov(h_z: np.ndarray, reparam: Reparam, n_eff: float) -> tuple[np.ndarray, np.ndarray]:
-    """vcov(x) from the Hessian of F_ML in z; NaN, with the null directions in x, if it is singular."""
+    """vcov(x) from the Hessian of F_ML in z, V_z = 2 H⁻¹ / N (inverted in its equilibrated
+    form, so that parameters of very different units lose no precision); NaN, with the null
+    directions in x, if it is singular (every direction if it is not finite)."""
+    if not np.all(np.isfinite(h_z)):
+        return np.full((reparam.basis.shape[0],) * 2, np.nan), reparam.basis
     null = null_directions(h_z)
     if null.size:
         return np.full((reparam.basis.shape[0],) * 2, np.nan), reparam.basis @ null
-    v_z = 2.0 * np.linalg.inv((h_z + h_z.T) / 2) / n_eff
+    v_z = 2.0 * inverse(h_z) / n_eff
     return reparam.basis @ v_z @ reparam.basis.T, null
 
 

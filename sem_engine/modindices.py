@@ -43,6 +43,7 @@ from scipy import linalg, stats
 from . import constraints, groups, implied, residuals, standardize
 from .errors import ModelError
 from .expressions import to_text
+from .inference import inverse
 from .matrices import Spec, build_spec, to_matrices
 from .partable import ParameterTable
 
@@ -63,7 +64,7 @@ def modification_indices(fit, minimum_value: float = 0.0, sort: bool = False) ->
     weights, blocks = _group_weights(fit), _group_blocks(fit)
     _, info = _in_x(fit, [p[3][:len(i)] for p, i in zip(parts, blocks)],
                     [p[4][:len(i), :len(i)] for p, i in zip(parts, blocks)])
-    i22_inv = basis @ np.linalg.inv(basis.T @ info @ basis) @ basis.T
+    i22_inv = basis @ inverse(basis.T @ info @ basis) @ basis.T
     frames = [_indices(view, w, i22_inv[np.ix_(index, index)], fit.nobs, part)
               for view, w, index, part in zip(fit.groups, weights, blocks, parts)]
     out = frames[0] if fit.n_groups == 1 else fit._by_group(frames)[["lhs", "op", "rhs", "group", *COLUMNS[3:]]]
@@ -86,12 +87,16 @@ def _parts(fit) -> tuple:
 def _indices(fit, w: float, i22_inv: np.ndarray, nobs: int, parts: tuple) -> pd.DataFrame:
     """mi = N s² / v and epc = s / v of the candidates of one group, with s = w s_new and
     v = w I_new,new - w² I_new,θ I⁻¹ I_θ,new (I⁻¹: the fitted parameters' constrained inverse
-    information, ``i22_inv``; w = n_g / N, 1 for a single group)."""
+    information, ``i22_inv``; w = n_g / N, 1 for a single group); a candidate with
+    v < ε^(1/3) w I_new,new is not identified when freed and is left out."""
     ext, candidate, spec, score, info = parts
     npar = fit.spec.npar
     i12 = w * info[npar:, :npar]
-    v = w * np.diag(info)[npar:] - np.einsum("ij,jk,ik->i", i12, i22_inv, i12)
-    keep = v >= _EPS ** (1 / 3)
+    i11 = w * np.diag(info)[npar:]
+    v = i11 - np.einsum("ij,jk,ik->i", i12, i22_inv, i12)
+    # lavaan drops candidates with v < ε^(1/3) (not identified when freed); relative to I_new,new,
+    # so that the verdict does not depend on the candidate's units
+    keep = v >= _EPS ** (1 / 3) * np.where(i11 > 0, i11, 1.0)
     v = np.where(keep, v, np.nan)
     s = w * score[npar:]
     mi, epc = nobs * s**2 / v, s / v
@@ -195,7 +200,8 @@ def _sepc(fit, ext: ParameterTable, spec, candidate: pd.DataFrame, epc: np.ndarr
     """sepc_lv, sepc_all, sepc_nox: sign(epc) · |epc| standardized as an estimate (lavaan's rules).
 
     Covariances are scaled by the square roots of the (residual) variance estimates, except that
-    a variance of a fixed covariate contributes its own EPC (lavaan); variances below √ε give 0.
+    a variance of a fixed covariate contributes its own EPC (lavaan); variances below √ε of
+    their variable's total variance give 0 (lavaan's √ε, made relative to the variable's units).
     """
     t = ext.table
     n_rows = len(fit.partable.table)
@@ -206,11 +212,14 @@ def _sepc(fit, ext: ParameterTable, spec, candidate: pd.DataFrame, epc: np.ndarr
     magnitude = values.copy()
     magnitude[rows] = np.abs(epc)
     magnitude[is_var & ~exo] = values[is_var & ~exo]
-    small = is_var & ~(np.abs(magnitude) >= np.sqrt(_EPS))
-    magnitude[small] = np.nan
     mats = fit.matrices
     lv_var = np.zeros(spec.m)   # the extended model's η: only its latent variables are scaled
     lv_var[:fit.spec.n_lv] = np.diag(np.asarray(implied.eta_cov(mats)))[:fit.spec.n_lv]
+    total = dict(zip(fit.spec.ov, np.diag(fit.implied_arrays[0])))
+    total.update(zip(spec.eta[:fit.spec.n_lv], lv_var[:fit.spec.n_lv]))
+    unit = np.array([abs(total.get(v, 1.0)) or 1.0 for v in t["lhs"]])
+    small = is_var & ~(np.abs(magnitude) >= np.sqrt(_EPS) * unit)
+    magnitude[small] = np.nan
     scales = standardize.scale_vector(magnitude, lv_var, np.diag(fit.implied_arrays[0]), xp=np)
     out = {}
     for kind in standardize.KINDS:

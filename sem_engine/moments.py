@@ -9,6 +9,7 @@ Conventions (lavaan's):
 from __future__ import annotations
 
 import difflib
+import warnings
 from typing import NamedTuple, Sequence
 
 import jax.numpy as jnp
@@ -68,15 +69,14 @@ def from_data(df: pd.DataFrame, names: Sequence[str], likelihood: str, missing_d
     fixed.x parameters take) being the joint EM estimates, as lavaan's missing = "ml.x"."""
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"data must be a pandas DataFrame, not {type(df).__name__}")
-    _check_names(names, list(map(str, df.columns)), "the data")
+    columns = list(map(str, df.columns))
+    _check_names(names, columns, "the data")
+    twice = [v for v in names if columns.count(v) > 1]
+    if twice:
+        raise DataError(f"the data have several columns named {', '.join(twice)}; rename them so each "
+                        "model variable is one column")
     frame = df.loc[:, list(names)]
-    not_numeric = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
-    if not_numeric:
-        raise DataError(
-            f"variables {', '.join(map(str, not_numeric))} are not numeric; recode them as numbers "
-            "(ordered categorical estimation is not supported)"
-        )
-    values = frame.to_numpy(dtype=np.float64)
+    values = _numeric(frame)
     if missing_data in ("ml", "ml.x"):
         x_cols = [list(names).index(v) for v in fixed_x] if missing_data == "ml" else []
         return _incomplete(values[np.all(np.isfinite(values[:, x_cols]), axis=1)], names, values.shape[0])
@@ -90,6 +90,40 @@ def from_data(df: pd.DataFrame, names: Sequence[str], likelihood: str, missing_d
     moments = compute(rows, likelihood)
     _check_positive_definite(np.asarray(moments.s), names, rows.shape[0])
     return moments, DataSummary(int(rows.shape[0]), int(values.shape[0]), rows)
+
+
+def _numeric(frame: pd.DataFrame) -> np.ndarray:
+    """The columns as float64, NaN where missing (pandas nullable dtypes' NA included); complex,
+    non-numeric and infinite values refused with the variables named, and values so large or so
+    small that their squares leave the floating-point range."""
+    complex_ = [c for c in frame.columns if pd.api.types.is_complex_dtype(frame[c])]
+    if complex_:
+        raise DataError(f"variables {', '.join(map(str, complex_))} are complex-valued; give real numbers")
+    not_numeric = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    if not_numeric:
+        raise DataError(
+            f"variables {', '.join(map(str, not_numeric))} are not numeric; recode them as numbers "
+            "(ordered categorical estimation is not supported)"
+        )
+    values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
+    infinite = [c for c, bad in zip(frame.columns, np.isinf(values).any(axis=0)) if bad]
+    if infinite:
+        raise DataError(f"variables {', '.join(map(str, infinite))} have infinite values; replace them by "
+                        "numbers or by missing values (NaN)")
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)   # an all-missing column: NaN, checked later
+        size = np.nanmax(np.abs(values), axis=0, initial=0.0)
+        spread = np.nanstd(values, axis=0)
+    extreme = [f"{c} (values up to {m:.1e}, standard deviation {sd:.1e})"
+               for c, m, sd in zip(frame.columns, size, spread) if m > _LARGEST or 0 < sd < _SMALLEST]
+    if extreme:
+        raise DataError(f"variables outside the range this program computes in: {'; '.join(extreme)}; "
+                        "rescale them (e.g. to thousands or millionths) before fitting")
+    return values
+
+
+# Data whose squares and cross products would overflow or underflow float64 (about 1e±308).
+_LARGEST, _SMALLEST = 1e100, 1e-100
 
 
 def _incomplete(values: np.ndarray, names: Sequence[str], n_total: int) -> tuple[Moments, DataSummary]:
@@ -114,9 +148,7 @@ def from_cov(
     """Moments from a covariance matrix (divisor N - 1) and, optionally, a mean vector."""
     cov, cov_names = _labelled_matrix(sample_cov, cov_names)
     _check_names(names, cov_names, "sample_cov")
-    if sample_nobs is None or int(sample_nobs) != sample_nobs or sample_nobs < 2:
-        raise DataError(f"sample_nobs must be a whole number of at least 2, not {sample_nobs!r}")
-    n = int(sample_nobs)
+    n = _nobs(sample_nobs)
     if not np.allclose(cov, cov.T, rtol=1e-10, atol=1e-12):
         raise DataError("sample_cov is not symmetric")
     order = [cov_names.index(v) for v in names]
@@ -127,6 +159,17 @@ def from_cov(
     _check_positive_definite(s, names, n)
     xbar = np.zeros(len(names)) if sample_mean is None else _mean_vector(sample_mean, names, cov_names)
     return Moments(s, xbar, np.float64(n)), DataSummary(n, n, None)
+
+
+def _nobs(sample_nobs) -> int:
+    """sample_nobs as a whole number of at least 2 (a numpy or float whole number accepted)."""
+    whole = (isinstance(sample_nobs, (int, float, np.integer, np.floating)) and not isinstance(sample_nobs, bool)
+             and np.isfinite(sample_nobs) and float(sample_nobs).is_integer() and sample_nobs >= 2)
+    if not whole:
+        hint = (" (for a multi-group model give group= or sample_cov as a list of matrices)"
+                if isinstance(sample_nobs, (list, tuple, dict, np.ndarray)) else "")
+        raise DataError(f"sample_nobs must be a whole number of at least 2, not {sample_nobs!r}{hint}")
+    return int(sample_nobs)
 
 
 def split_groups(df: pd.DataFrame, group: str) -> tuple[tuple[str, ...], list[pd.DataFrame], int]:
@@ -151,7 +194,12 @@ def _labelled_matrix(sample_cov, cov_names) -> tuple[np.ndarray, list[str]]:
             if list(map(str, sample_cov.index)) not in (cov_names, list(map(str, range(len(cov_names))))):
                 raise DataError("sample_cov's row names differ from its column names")
         sample_cov = sample_cov.to_numpy()
-    cov = np.asarray(sample_cov, dtype=np.float64)
+    raw = np.asarray(sample_cov)
+    if raw.dtype.kind not in "biuf":
+        raise DataError(f"sample_cov must hold real numbers, not values of type {raw.dtype}"
+                        if raw.dtype.kind == "c" else
+                        "sample_cov must hold numbers (it holds text or objects); convert it with astype(float)")
+    cov = raw.astype(np.float64)
     if cov.ndim != 2 or cov.shape[0] != cov.shape[1]:
         raise DataError(f"sample_cov must be a square matrix, not of shape {cov.shape}")
     if cov_names is None:
@@ -196,7 +244,14 @@ def _check_variances(variances: np.ndarray, names: Sequence[str]) -> None:
 
 
 def _check_positive_definite(s: np.ndarray, names: Sequence[str], n: int) -> None:
-    eigenvalues, vectors = np.linalg.eigh(s / np.sqrt(np.outer(np.diag(s), np.diag(s))))
+    if s.size == 0:
+        raise DataError("the model has no observed variables")
+    with np.errstate(all="ignore"):
+        r = s / np.sqrt(np.outer(np.diag(s), np.diag(s)))
+    if not np.all(np.isfinite(r)):
+        raise DataError("the sample covariance matrix is not finite (values too large or too small to "
+                        f"compute with, N = {n}); rescale the variables")
+    eigenvalues, vectors = np.linalg.eigh(r)
     if eigenvalues[0] > 1e-10:
         return
     involved = [names[i] for i in np.flatnonzero(np.abs(vectors[:, 0]) > 0.1)]

@@ -23,6 +23,8 @@ from jax import lax
 CONVERGED, MAX_ITER, NOT_PD, NO_DESCENT = 0, 1, 2, 3
 # A Newton decrement below this (relative to F) is a decrease no float64 evaluation can resolve.
 ROUNDING = 1e-14
+# max |g| (in the unit-scale model, scaling.py) below which rounding may end the search.
+STATIONARY = 1e-6
 STATUS_TEXT = {
     CONVERGED: "converged",
     MAX_ITER: "iteration limit reached",
@@ -83,7 +85,9 @@ def newton(f_of: Callable, z_start: jnp.ndarray, max_iter, grad_tol) -> FitState
     init = (z_start, f0, g0, jnp.asarray(0), jnp.asarray(CONVERGED), jnp.asarray(jnp.inf))
     z, f, g, it, status, decrement = lax.while_loop(not_done, step, init)
     grad_norm = jnp.max(jnp.abs(g))
-    optimal = (grad_norm < grad_tol) | (decrement < ROUNDING * (1.0 + jnp.abs(f)))
+    # Rounding ends the search only near a stationary point: an ill-conditioned Hessian (a
+    # parameter running off to infinity) also gives a tiny decrement, far from one.
+    optimal = (grad_norm < grad_tol) | ((decrement < ROUNDING * (1.0 + jnp.abs(f))) & (grad_norm < STATIONARY))
     status = jnp.where(
         ~jnp.isfinite(f), NOT_PD,
         jnp.where(optimal, CONVERGED, jnp.where(status == NO_DESCENT, NO_DESCENT, MAX_ITER)))

@@ -8,6 +8,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+import numpy as np
+
 from .errors import ModelError
 
 _CHOICES = {
@@ -55,6 +57,7 @@ class Options:
     group_partial: tuple[str, ...] = ()
 
     def __post_init__(self):
+        self._check_types()
         if self.information is None:  # lavaan: observed information for MLR and FIML
             observed = str(self.estimator).upper() == "MLR" or str(self.missing).lower() in ("ml", "ml.x")
             object.__setattr__(self, "information", "observed" if observed else "expected")
@@ -76,6 +79,32 @@ class Options:
         if not 0 < self.level < 1:
             raise ModelError(f"level={self.level!r} must lie strictly between 0 and 1")
         self._set_groups()
+
+    def _check_types(self) -> None:
+        """Booleans must be bool (a string such as "false" is refused, not read as True), counts
+        positive integers, tolerances and levels finite numbers, names strings."""
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.type in ("bool", "bool | None"):
+                if isinstance(value, np.bool_):
+                    value = bool(value)
+                    object.__setattr__(self, f.name, value)
+                if not (isinstance(value, bool) or (value is None and f.type == "bool | None")):
+                    raise ModelError(f"{f.name}={value!r} must be True or False")
+            elif f.name in _CHOICES or f.name == "group":
+                if not (isinstance(value, str) or (value is None and f.default is None)):
+                    raise ModelError(f"{f.name}={value!r} must be a string")
+        if isinstance(self.max_iter, bool) or not isinstance(self.max_iter, (int, np.integer)) or self.max_iter < 1:
+            raise ModelError(f"max_iter={self.max_iter!r} must be a whole number of at least 1")
+        object.__setattr__(self, "max_iter", int(self.max_iter))
+        for name in ("level", "grad_tol"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                    or not np.isfinite(value):
+                raise ModelError(f"{name}={value!r} must be a finite number")
+            object.__setattr__(self, name, float(value))
+        if not self.grad_tol > 0:
+            raise ModelError(f"grad_tol={self.grad_tol!r} must be positive")
 
     @property
     def fiml(self) -> bool:

@@ -372,6 +372,11 @@ def _check_expressions(definitions, constraints, labels) -> None:
     for c in constraints:
         used = expressions.names(c.lhs) + expressions.names(c.rhs)
         _check_names(used, known | defined, c.location.line, "constraint")
+        on_defined = [n for n in used if n in defined]
+        if on_defined:
+            raise ModelError(f"line {c.location.line}: the constraint uses {', '.join(dict.fromkeys(on_defined))}, "
+                             "a defined parameter (:=); constraints on defined parameters are not supported "
+                             "yet: write the constraint with the labels the definition uses")
         if not used:
             raise ModelError(f"line {c.location.line}: the constraint involves no parameter label")
 

@@ -7,9 +7,9 @@ import warnings
 
 import numpy as np
 
-from . import constraints, engine, groups, identification, matrices, moments, partable, start, syntax
-from .errors import ConvergenceWarning, DataError, DataWarning, HeywoodWarning, ModelError
-from .inference import vcov
+from . import checks, constraints, engine, groups, identification, matrices, moments, partable, scaling, syntax
+from .errors import DataError, DataWarning, ModelError
+from .inference import pseudo_inverse, vcov
 from .objective import n_eff
 from .optimize import CONVERGED
 from .options import make_options
@@ -36,20 +36,24 @@ def sem(model: str, data=None, *, sample_cov=None, sample_mean=None, sample_nobs
     if len(inputs) > 1 and opts.meanstructure is None:  # lavaan: multi-group models have a mean structure
         opts = dataclasses.replace(opts, meanstructure=True)
     pt = partable.build(statements, opts, len(inputs))
+    if not pt.variables.ov:
+        raise ModelError("the model has no observed variables: every variable in it "
+                         f"({', '.join(pt.variables.lv)}) is latent; give each latent variable indicators "
+                         "that are columns of the data")
     if pt.n_groups == 1:
         sample, summary = _moments(pt, opts, **inputs[0][1], sample_cov_names=sample_cov_names)
         spec = matrices.build_spec(pt)
         group_data = ()
     else:
-        per_group = [_moments(pt, opts, **kw, sample_cov_names=sample_cov_names) for _, kw in inputs]
+        per_group = [_group_moments(pt, opts, label, kw, sample_cov_names) for label, kw in inputs]
         sample = tuple(m for m, _ in per_group)
         group_data = tuple(d for _, d in per_group)
         summary = moments.DataSummary(sum(d.n_used for d in group_data), sum(d.n_total for d in group_data), None)
         spec = groups.build(pt)
     reparam = constraints.build(pt, spec)
     df = identification.degrees_of_freedom(pt, spec, reparam, opts.fixed_x)
-    x_start = _start_values(pt, spec, sample)
     compiled = engine.Engine(spec, reparam, sample, opts.max_iter, opts.grad_tol)
+    x_start = _start_values(pt, spec, sample, compiled.units)
     identification.check(pt, spec, reparam, compiled, sample, x_start, df)
     state = _optimize(compiled, sample, reparam.to_z(x_start))
     hessian = compiled.observed_hessian_z if opts.information == "observed" else compiled.hessian_z
@@ -65,9 +69,20 @@ def sem(model: str, data=None, *, sample_cov=None, sample_mean=None, sample_nobs
     return fit
 
 
+def _group_moments(pt, opts, label, keywords, sample_cov_names):
+    """One group's moments; a data error names the group."""
+    try:
+        return _moments(pt, opts, **keywords, sample_cov_names=sample_cov_names)
+    except DataError as err:
+        raise DataError(f"group {label}: {err}") from None
+
+
 def _group_inputs(opts, data, sample_cov, sample_mean, sample_nobs) -> list[tuple[str, dict]]:
     """(group label, data keywords) for every group: one unnamed group without ``group=``."""
     given = dict(data=data, sample_cov=sample_cov, sample_mean=sample_mean, sample_nobs=sample_nobs)
+    if isinstance(sample_cov, (list, tuple)) and sample_cov and all(np.ndim(c) <= 1 for c in sample_cov):
+        raise DataError("sample_cov is a list of rows: give one matrix as a DataFrame with named columns "
+                        "(or an array with sample_cov_names=); a list stands for one matrix per group")
     if opts.group is None and not isinstance(sample_cov, (list, tuple, dict)):
         return [("", given)]
     if opts.fiml or opts.estimator != "ML":
@@ -107,13 +122,14 @@ def _group_inputs(opts, data, sample_cov, sample_mean, sample_nobs) -> list[tupl
             for g, c, m, n in zip(labels, covs, means, nobs)]
 
 
-def _start_values(pt, spec, sample) -> np.ndarray:
-    """Start values of x; for a multi-group model each group's from its own sample moments."""
+def _start_values(pt, spec, sample, units: scaling.Units) -> np.ndarray:
+    """Start values of x (computed in unit scale); for a multi-group model each group's from
+    its own sample moments."""
     if pt.n_groups == 1:
-        return start.start_values(pt, spec, sample)
+        return scaling.start_in(pt, spec, sample, units.rows[0], units.d)
     x = np.zeros(spec.npar)
     for g, (sub_spec, index, moments_g) in enumerate(zip(spec.specs, spec.index, sample)):
-        x[index] = start.start_values(pt.group_table(g), sub_spec, moments_g)
+        x[index] = scaling.start_in(pt.group_table(g), sub_spec, moments_g, units.rows[g], units.d)
     return x
 
 
@@ -123,7 +139,7 @@ def _optimize(compiled: engine.Engine, sample, z_start):
     (optimize.py: exact Hessian) where scoring does not converge.  Under FIML both use F_FIML."""
     h = compiled.hessian_z(z_start, sample)
     if np.all(np.isfinite(h)):
-        h_inv = np.linalg.pinv((h + h.T) / 2, hermitian=True)
+        h_inv = pseudo_inverse(h)
         state = compiled.refit_moments(sample, z_start, h_inv)
         if int(state.status) == CONVERGED:
             return state
@@ -165,13 +181,11 @@ def _heywood(pt, x) -> tuple[str, ...]:
 
 
 def _warn(fit: Fit, singular: np.ndarray) -> None:
-    if int(fit.state.status) != CONVERGED:
-        warnings.warn(f"the optimizer did not converge ({fit.status}) after {fit.n_iter} iterations; "
-                      "results are not trustworthy", ConvergenceWarning, stacklevel=3)
-    if fit.heywood:
-        warnings.warn(f"negative variance estimates (Heywood case): {', '.join(fit.heywood)}",
-                      HeywoodWarning, stacklevel=3)
-    if singular.size:
-        names = identification.involved(fit.partable, fit.spec, singular)
-        warnings.warn("the information matrix is singular, standard errors are not available; "
-                      f"parameters involved: {', '.join(names)}", ConvergenceWarning, stacklevel=3)
+    """Every problem of the solution (checks.py) as a warning; a singular information matrix
+    with the parameters involved."""
+    for category, message in checks.problems(fit):
+        if message.startswith("standard errors are not available") and singular.size:
+            names = identification.involved(fit.partable, fit.spec, singular)
+            message = ("the information matrix is singular, standard errors are not available; "
+                       f"parameters involved: {', '.join(names)}")
+        warnings.warn(message, category, stacklevel=3)

@@ -108,7 +108,7 @@ def h1_information(sigma, mu, s, xbar, meanstructure: bool, observed: bool, keep
     """A1: the information of one observation on the moments (module docstring), x rows zeroed."""
     p = sigma.shape[0]
     dup = duplication(p)
-    inv = np.linalg.inv(sigma)
+    inv = inference.inverse(sigma)
     if observed:
         d = xbar - mu if meanstructure else np.zeros(p)
         w = s + np.outer(d, d)
@@ -124,7 +124,7 @@ def h1_information(sigma, mu, s, xbar, meanstructure: bool, observed: bool, keep
 def _inverse_kept(a: np.ndarray, keep: np.ndarray) -> np.ndarray:
     """Inverse over the kept rows and columns, zero elsewhere (lavaan drops zero rows)."""
     out = np.zeros_like(a)
-    out[np.ix_(keep, keep)] = np.linalg.inv(a[np.ix_(keep, keep)])
+    out[np.ix_(keep, keep)] = inference.inverse(a[np.ix_(keep, keep)])
     return out
 
 
@@ -165,7 +165,7 @@ def _acov_residuals(fit) -> np.ndarray:
     observed = fit.options.information == "observed"
     a1 = h1_information(sigma, mu, s, xbar, fit.spec.meanstructure, observed, not_x(fit))
     delta, basis = moment_jacobian(fit.spec, fit.matrices), fit.reparam.basis
-    a0_inv = basis @ np.linalg.inv(basis.T @ delta.T @ a1 @ delta @ basis) @ basis.T
+    a0_inv = basis @ inference.inverse(basis.T @ delta.T @ a1 @ delta @ basis) @ basis.T
     q = np.eye(a1.shape[0]) - delta @ a0_inv @ delta.T @ a1
     return q @ _acov_obs(fit) @ q.T
 

@@ -415,7 +415,7 @@ def _loglik(sigma, mu, moments: Moments, meanstructure: bool) -> float:
     s, xbar, n = (np.asarray(a) for a in moments[:3])
     p = s.shape[0]
     _, logdet = np.linalg.slogdet(sigma)
-    inv = np.linalg.inv(sigma)
+    inv = inference.inverse(sigma)
     value = p * np.log(2 * np.pi) + logdet + np.trace(s @ inv)
     if meanstructure:
         d = xbar - mu

@@ -68,7 +68,7 @@ import pandas as pd
 from scipy import stats
 from scipy.linalg import null_space
 
-from . import fit_measures as fm, missing, objective, residuals, structure
+from . import fit_measures as fm, inference, missing, objective, residuals, structure
 from .errors import DataError, ModelError
 from .identification import n_moments
 from .moments import Moments
@@ -292,7 +292,7 @@ def robust_vcov(fit) -> np.ndarray:
     _check(fit)
     point = _model_point(fit, fit.x)
     b = _meat(fit, point, _gamma_of(fit), huber_white=fit.options.estimator == "MLR")
-    a_inv = np.linalg.inv(point.info)
+    a_inv = inference.inverse(point.info)
     v_z = a_inv @ b @ a_inv / fit.n_eff
     return fit.reparam.basis @ ((v_z + v_z.T) / 2) @ fit.reparam.basis.T
 
@@ -551,7 +551,7 @@ def fiml_corrected(fit, point: _Point, base: _Point) -> tuple[float, float, floa
     rows = _model_moments(fit)
     keep = np.ix_(rows, rows)
     wm = _h1_information(fit, em)[keep]
-    wm_inv = np.linalg.inv(wm)
+    wm_inv = inference.inverse(wm)
     gam = wm_inv @ _meat(fit, em, None, huber_white=True)[keep] @ wm_inv
     middle = wm_inv @ weight(em.sigma, True)[keep] @ wm_inv
 

@@ -5,7 +5,8 @@ Rules (in the spirit of lavaan's "simple" and "default" starts):
 - loadings of a factor from the first principal component of its observed indicators'
   covariance matrix, rescaled so a fixed marker loading keeps its value; the factor variance
   follows from the same rescaling (1 with ``std_lv``);
-- residual variances of observed variables: half the sample variance (lavaan's rule);
+- residual variances of observed variables: half the sample variance (lavaan's rule); the
+  variances and covariances of exogenous covariates (free with ``fixed_x=False``) their sample values;
 - latent (residual) variances from the principal component, at least 0.05;
 - regressions and covariances 0; observed intercepts the sample means; latent means 0.
 """
@@ -30,6 +31,8 @@ def start_values(pt: ParameterTable, spec: Spec, moments: Moments) -> np.ndarray
     for i, (lhs, op, rhs) in enumerate(zip(table["lhs"], table["op"], table["rhs"])):
         if op == "=~":
             values[i] = loadings.get((lhs, rhs), 1.0)
+        elif op == "~~" and lhs == rhs and lhs in pt.variables.ov_x:
+            values[i] = s[ov.index(lhs), ov.index(lhs)]
         elif op == "~~" and lhs == rhs:
             values[i] = 0.5 * s[ov.index(lhs), ov.index(lhs)] if lhs in ov else lv_var.get(lhs, 0.05)
         elif op == "~~" and lhs in ov and rhs in ov and lhs in pt.variables.ov_x and rhs in pt.variables.ov_x:

@@ -26,8 +26,10 @@ and a padded missing-data pattern count 0.
 
 Two size policies: ``"latency"`` for single fits and post-estimation (coarse classes: most
 models people fit share the first one, so a new model costs no compilation), and
-``"throughput"`` for batched refits (bootstrap, simulation), where the work per replicate
-matters more than one compilation, so dimensions are only rounded up to a multiple of 8.
+``"throughput"`` for batched refits (bootstrap, simulation) and the Newton fallback, where the
+work per replicate matters more than one compilation: the variable counts p and m, on which
+the work grows cubically, stay exact, and the cheap dimensions (parameters, rows, patterns) are
+rounded up to a multiple of 8.
 """
 
 from __future__ import annotations
@@ -118,9 +120,11 @@ def _latency_class(n: int, minimum: int) -> int:
     return size
 
 
-def _round(n: int, policy: str, minimum: int) -> int:
+def _round(n: int, policy: str, minimum: int, exact: bool = False) -> int:
     if policy == "latency":
         return _latency_class(n, minimum)
+    if exact:
+        return n
     return max(_THROUGHPUT_STEP, -(-n // _THROUGHPUT_STEP) * _THROUGHPUT_STEP)
 
 
@@ -131,7 +135,7 @@ def sizes(spec: Spec | Groups, moments, policy: str = "latency") -> Sizes:
     n_patterns = max((0 if m.patterns is None else int(m.patterns.mask.shape[0])) for m in members)
     rows = sum(len(s.row_base) for s in specs)
     need = {"p": spec.p, "m": max(spec.m, 1), "npar": max(spec.npar, 1), "rows": max(rows, 1)}
-    out = {k: _round(v, policy, _LATENCY_MIN[k]) for k, v in need.items()}
+    out = {k: _round(v, policy, _LATENCY_MIN[k], exact=k in ("p", "m")) for k, v in need.items()}
     g = len(specs)
     out["groups"] = 1 if g == 1 else 2 ** math.ceil(math.log2(g))
     out["patterns"] = 0 if n_patterns == 0 else _round(n_patterns, policy, _LATENCY_MIN["patterns"])

@@ -129,12 +129,9 @@ def _title(fit) -> str:
 
 
 def _warnings(fit) -> tuple[str, ...]:
-    out = []
-    if not fit.converged:
-        out.append(f"the optimizer did not converge ({fit.status}); the estimates below are not trustworthy")
-    if fit.heywood:
-        out.append(f"negative variance estimates (Heywood case): {', '.join(fit.heywood)}")
-    return tuple(out)
+    from .checks import problems
+
+    return tuple(message for _, message in problems(fit))
 
 
 def _header(fit) -> list[Block]:

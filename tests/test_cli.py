@@ -123,6 +123,9 @@ def test_syntax_error_exit_2_with_line_and_caret(capsys, tmp_path):
     (("fit", REFERENCE / "hs_cfa" / "model.lav", DATA), "error: DataError: model variables not found"),
     (("fit", "no_such_model.lav", DATA), "error: no_such_model.lav: No such file or directory"),
     (("fit", MODEL, "no_such_data.csv"), "error: no_such_data.csv: No such file or directory"),
+    (("fit", MODEL, DATA, "-o", "level=abc"), "error: ModelError: level='abc' must be a finite number"),
+    (("fit", MODEL, DATA, "-o", "max_iter=abc"), "error: ModelError: max_iter='abc' must be a whole number"),
+    (("fit", MODEL, DATA, "-o", "std_lv=maybe"), "error: ModelError: std_lv='maybe' must be True or False"),
 ])
 def test_errors_exit_1_with_one_message_line(capsys, args, message):
     code, out, err = run(capsys, *args)
@@ -137,7 +140,7 @@ def test_unreadable_csv_is_a_data_error(capsys, tmp_path):
 
 
 def test_usage_error_exit_64_and_help_lists_exit_codes(capsys):
-    assert set(cli.EXIT_CODES) == {0, 1, 2, 3, 64}
+    assert set(cli.EXIT_CODES) == {0, 1, 2, 3, 64, 70, 130}
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["fit", str(MODEL)])
     assert exit_info.value.code == 64 and "required" in capsys.readouterr().err
@@ -182,3 +185,32 @@ def test_bootstrap_columns(cached_fit, capsys, tmp_path):
 def test_module_entry_point():
     done = subprocess.run([sys.executable, "-m", "sem_engine.cli", "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "exit codes:" in done.stdout
+
+
+def test_a_model_file_that_is_not_utf8_is_one_error_line(capsys, tmp_path):
+    model = tmp_path / "latin1.lav"
+    model.write_bytes(MODEL.read_text().encode("utf-8") + "# café\n".encode("latin-1"))
+    code, out, err = run(capsys, "fit", model, DATA)
+    assert (code, out) == (1, "") and err.count("\n") == 1
+    assert "is not UTF-8 text" in err and "line " in err
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--seed", str(2**70)), "too large"),
+    (("--bootstrap", "0"), "below the minimum 2"),
+    (("--bootstrap", "many"), "is not a whole number"),
+    (("--nobs", "100"), "--nobs goes with --sample-cov"),
+])
+def test_bad_command_line_values_are_usage_errors(capsys, args, message):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["fit", str(MODEL), str(DATA), *args])
+    assert exit_info.value.code == 64 and message in capsys.readouterr().err
+
+
+def test_ctrl_c_exits_130_with_one_line(monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_fit", interrupted)
+    code, out, err = run(capsys, "fit", MODEL, DATA)
+    assert (code, out, err) == (130, "", "interrupted\n")

@@ -52,15 +52,18 @@ def test_a_model_padded_into_a_larger_class_gives_the_same_numbers(case):
         padded = _fit(model, **options)
     assert padded.engine.sizes != own.engine.sizes
     assert padded.engine.sizes.p == LARGER["p"] and padded.engine.sizes.npar == LARGER["npar"]
-    np.testing.assert_allclose(padded.x, own.x, rtol=0, atol=1e-12)
+    # The optimizer stops at max |g| < 1e-11 (unit scale), so the estimates are defined to about
+    # 1e-11 (the padding changes only the order of sums: rounding); χ² is second order in them.
+    np.testing.assert_allclose(padded.x, own.x, rtol=0, atol=1e-11)
     assert padded.chisq == pytest.approx(own.chisq, rel=1e-12, abs=1e-12)
     # SEs, z and p pass through the inverse information: a few more digits of rounding
-    np.testing.assert_allclose(_numbers(padded.estimates()), _numbers(own.estimates()), rtol=1e-11, atol=1e-12)
+    np.testing.assert_allclose(_numbers(padded.estimates()), _numbers(own.estimates()), rtol=1e-10, atol=1e-11)
     np.testing.assert_allclose(padded.fit_measures().to_numpy(dtype=float), own.fit_measures().to_numpy(dtype=float),
                                rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(_numbers(padded.standardized()), _numbers(own.standardized()), rtol=1e-11, atol=1e-12)
+    # MIs are N s²/v with the score s first order in the estimates: 1e-11 there is ~1e-9 here
     np.testing.assert_allclose(_numbers(padded.modification_indices()), _numbers(own.modification_indices()),
-                               rtol=1e-10, atol=1e-10)
+                               rtol=1e-8, atol=1e-9)
 
 
 def test_padded_parameters_never_move():

@@ -1,0 +1,159 @@
+"""Issue 22's reproductions: every bad input gets a typed error (SemError) that names the problem,
+every model lavaan fits is fitted, and what is not estimable is said as a warning."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import sem_engine as se
+from sem_engine.errors import SemError
+
+HS = se.datasets.holzinger_swineford_1939()
+ONE = "f =~ x1 + x2 + x3"
+COV = HS[["x1", "x2", "x3"]].cov()
+
+
+def test_fixed_x_false_covariates_fit_as_lavaan():
+    """lavaan 0.6.14: χ² = 50.25 on 17 df (was a numpy LinAlgError from the rank test)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", se.DataWarning)
+        fit = se.sem("visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6; visual ~ ageyr; textual ~ ageyr + grade",
+                     data=HS, fixed_x=False)
+    assert fit.converged and fit.df == 17
+    assert fit.chisq == pytest.approx(50.250, abs=1e-3)
+
+
+@pytest.mark.parametrize("model, match", [
+    (ONE + "\nf ~~ -1*f", "not positive definite at the start values"),
+    ("g =~ f\nf =~ g", "no observed variables"),
+    (ONE + "\na := 1\na == 1", "defined parameter"),
+])
+def test_models_that_cannot_be_fitted_say_why(model, match):
+    with pytest.raises(se.ModelError, match=match):
+        se.cfa(model, data=HS)
+
+
+@pytest.mark.parametrize("scale", [1e-150, 1e200])
+def test_data_beyond_float64_is_a_data_error(scale):
+    d = pd.DataFrame({"a": HS.x1 * scale, "b": HS.x1 * scale, "c": HS.x2 * scale})
+    d.loc[:5, "c"] = np.nan
+    with pytest.raises(se.DataError, match="outside the range"):
+        se.sem("a ~~ b\nb ~~ c", data=d, missing="ml")
+
+
+@pytest.mark.parametrize("nobs", [float("nan"), float("inf"), [301], -5, 2.5, "301", None, True])
+def test_sample_nobs_is_validated(nobs):
+    with pytest.raises(se.DataError, match="sample_nobs must be a whole number"):
+        se.cfa(ONE, sample_cov=COV, sample_nobs=nobs)
+
+
+def test_huge_sample_nobs_gives_numbers_not_a_scipy_error():
+    fit = se.cfa("f =~ x1 + x2 + x3 + x4", sample_cov=HS[["x1", "x2", "x3", "x4"]].cov(), sample_nobs=10**12)
+    measures = fit.fit_measures()
+    assert np.isfinite(measures["chisq"]) and np.isfinite(measures["rmsea"])
+
+
+@pytest.mark.parametrize("mutate, match", [
+    (lambda d: d.set_axis(["x1", "x1", "x3"], axis=1), "several columns named x1"),
+    (lambda d: d.assign(x2=d.x2.where(d.index != 3, np.inf)), "x2 have infinite values"),
+    (lambda d: d.astype(complex), "complex-valued"),
+    (lambda d: d.iloc[:0], "0 complete rows"),
+])
+def test_bad_data_columns_are_named(mutate, match):
+    data = mutate(HS[["x1", "x2", "x3"]].copy())
+    model = "f =~ x1 + x3" if "x2" not in data.columns else ONE
+    with pytest.raises(se.DataError, match=match):
+        se.cfa(model, data=data)
+
+
+def test_infinite_value_under_fiml_is_named():
+    data = HS.copy()
+    data.loc[3, "x2"] = np.inf
+    with pytest.raises(se.DataError, match="x2 have infinite values"):
+        se.cfa(ONE, data=data, missing="ml")
+
+
+def test_nullable_integer_columns_with_missing_values():
+    data = (HS[["x1", "x2", "x3", "x4"]] * 1000).round().astype("Int64")
+    data.loc[5, "x2"] = pd.NA
+    plain = data.astype("float64")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", se.DataWarning)
+        a = se.cfa("f =~ x1 + x2 + x3 + x4", data=data)
+        b = se.cfa("f =~ x1 + x2 + x3 + x4", data=plain)
+    assert a.nobs == b.nobs == 300
+    assert a.chisq == pytest.approx(b.chisq, rel=1e-12)
+
+
+@pytest.mark.parametrize("cov, match", [
+    (COV.to_numpy().tolist(), "list of rows"),
+    (COV.astype(str), "must hold numbers"),
+])
+def test_bad_sample_cov(cov, match):
+    with pytest.raises(se.DataError, match=match):
+        se.cfa(ONE, sample_cov=cov, sample_nobs=301)
+
+
+def test_a_tiny_group_is_named():
+    data = pd.concat([HS, HS.iloc[:3].assign(school="Tiny")])
+    with pytest.raises(se.DataError, match="group Tiny: .*not positive definite"):
+        se.cfa(ONE, data=data, group="school")
+
+
+@pytest.mark.parametrize("options, match", [
+    (dict(std_lv="false"), "std_lv='false' must be True or False"),
+    (dict(std_lv="yes"), "must be True or False"),
+    (dict(max_iter=-1), "max_iter=-1 must be a whole number of at least 1"),
+    (dict(max_iter="abc"), "max_iter"),
+    (dict(level="abc"), "level='abc' must be a finite number"),
+    (dict(grad_tol=0.0), "grad_tol"),
+    (dict(missing=3), "missing=3 must be a string"),
+])
+def test_options_are_validated(options, match):
+    with pytest.raises(se.ModelError, match=match):
+        se.cfa(ONE, data=HS, **options)
+
+
+def test_numpy_booleans_are_booleans():
+    assert se.cfa(ONE, data=HS, std_lv=np.bool_(True)).options.std_lv is True
+
+
+def test_a_huge_user_start_value_is_not_a_false_convergence():
+    """start(1e6) used to 'converge' to χ² = 111 for a saturated model (a loading running off
+    to infinity with the factor variance to 0): now the optimizer either finds the solution or
+    says it did not converge."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = se.cfa("f =~ x1 + start(1e6)*x2 + x3", data=HS)
+    assert (fit.converged and fit.chisq == pytest.approx(0.0, abs=1e-6)) or (
+        not fit.converged and any(issubclass(w.category, se.ConvergenceWarning) for w in caught))
+
+
+def test_improper_solutions_are_reported_where_users_look():
+    """A latent correlation above 1 (lavaan: the covariance matrix of latent variables is not
+    positive definite) is a warning at fit time and a WARNING line in summary() and print()."""
+    with pytest.warns(se.HeywoodWarning, match=r"latent variables is not positive definite.*a~~b = 1\.0"):
+        fit = se.cfa("a =~ x4 + x5\nb =~ x6 + x7", data=HS)
+    assert "latent variables is not positive definite" in str(fit.summary())
+    assert "latent variables is not positive definite" in str(fit)
+
+
+def test_no_raw_numpy_warning_from_a_heywood_fit():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.simplefilter("ignore", se.HeywoodWarning)
+        fit = se.cfa("a =~ x4 + x5\nb =~ x6 + x7", data=HS)
+        str(fit.summary())
+        fit.estimates()
+        fit.standardized()
+        fit.fit_measures()
+        fit.modification_indices()
+
+
+def test_errors_are_sem_errors():
+    for exc in (se.ModelError, se.DataError, se.IdentificationError, se.ModelSyntaxError):
+        assert issubclass(exc, SemError)
