@@ -4,6 +4,7 @@ every model lavaan fits is fitted, and what is not estimable is said as a warnin
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,14 +18,27 @@ ONE = "f =~ x1 + x2 + x3"
 COV = HS[["x1", "x2", "x3"]].cov()
 
 
+def lavaan(case: str) -> tuple[pd.DataFrame, dict]:
+    """lavaan 0.6.14's estimates and fit of a case (tests/reference/make_scale_fixtures.R)."""
+    folder = Path(__file__).parent / "reference" / "scale"
+    fit = pd.read_csv(folder / f"{case}_fit.csv")
+    return pd.read_csv(folder / f"{case}_estimates.csv"), dict(zip(fit["measure"], fit["value"]))
+
+
 def test_fixed_x_false_covariates_fit_as_lavaan():
-    """lavaan 0.6.14: χ² = 50.25 on 17 df (was a numpy LinAlgError from the rank test)."""
+    """lavaan fits this model (χ² = 50.25 on 17 df); sem_engine raised numpy's LinAlgError."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", se.DataWarning)
         fit = se.sem("visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6; visual ~ ageyr; textual ~ ageyr + grade",
                      data=HS, fixed_x=False)
-    assert fit.converged and fit.df == 17
-    assert fit.chisq == pytest.approx(50.250, abs=1e-3)
+    estimates, measures = lavaan("mimic_free_x")
+    assert fit.converged and fit.df == measures["df"] and fit.npar == measures["npar"]
+    for key in ("chisq", "cfi", "rmsea", "srmr"):
+        assert fit.fit_measures()[key] == pytest.approx(measures[key], rel=1e-5, abs=1e-7), key
+    ours = fit.estimates().merge(estimates, on=["lhs", "op", "rhs"], suffixes=("", "_lavaan"))
+    assert len(ours) == len(estimates)
+    np.testing.assert_allclose(ours["est"], ours["est_lavaan"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ours["se"], ours["se_lavaan"], rtol=1e-4, atol=1e-6)
 
 
 @pytest.mark.parametrize("model, match", [
