@@ -25,6 +25,8 @@ CONVERGED, MAX_ITER, NOT_PD, NO_DESCENT = 0, 1, 2, 3
 ROUNDING = 1e-14
 # max |g| (in the unit-scale model, scaling.py) below which rounding may end the search.
 STATIONARY = 1e-6
+# Newton steps after the search stops, each kept when it shrinks the gradient.
+POLISH_STEPS = 3
 STATUS_TEXT = {
     CONVERGED: "converged",
     MAX_ITER: "iteration limit reached",
@@ -84,6 +86,18 @@ def newton(f_of: Callable, z_start: jnp.ndarray, max_iter, grad_tol) -> FitState
     f0, g0 = value_and_grad(z_start)
     init = (z_start, f0, g0, jnp.asarray(0), jnp.asarray(CONVERGED), jnp.asarray(jnp.inf))
     z, f, g, it, status, decrement = lax.while_loop(not_done, step, init)
+
+    def polish(_, carry):
+        # Where F can no longer resolve a decrease (the decrement below rounding), full Newton
+        # steps still shrink the gradient: each kept when it does and F does not rise.
+        z, f, g = carry
+        z_new = z - jnp.linalg.solve(newton_matrix(z), g)
+        f_new, g_new = value_and_grad(z_new)
+        better = (jnp.all(jnp.isfinite(z_new)) & (jnp.max(jnp.abs(g_new)) < jnp.max(jnp.abs(g)))
+                  & (f_new <= f + ROUNDING * (1.0 + jnp.abs(f))) & (jnp.max(jnp.abs(g)) >= grad_tol))
+        return tuple(jnp.where(better, new, old) for new, old in ((z_new, z), (f_new, f), (g_new, g)))
+
+    z, f, g = lax.fori_loop(0, POLISH_STEPS, polish, (z, f, g))
     grad_norm = jnp.max(jnp.abs(g))
     # Rounding ends the search only near a stationary point: an ill-conditioned Hessian (a
     # parameter running off to infinity) also gives a tiny decrement, far from one.
