@@ -29,6 +29,10 @@ from .errors import ConvergenceWarning, HeywoodWarning
 _NEGATIVE = -1e-10
 
 
+NO_STANDARD_ERRORS = ("standard errors are not available: the information matrix is singular "
+                      "(a parameter is not identified at the estimates) or not finite")
+
+
 def problems(fit) -> tuple[tuple[type, str], ...]:
     """Every problem of ``fit`` (module docstring), in the order summary() lists them."""
     out = []
@@ -36,8 +40,7 @@ def problems(fit) -> tuple[tuple[type, str], ...]:
         out.append((ConvergenceWarning, f"the optimizer did not converge ({fit.status}) after {fit.n_iter} "
                                         "iterations; results are not trustworthy"))
     if fit.vcov_x.size and not np.all(np.isfinite(np.diag(fit.vcov_x))):
-        out.append((ConvergenceWarning, "standard errors are not available: the information matrix is singular "
-                                        "(a parameter is not identified at the estimates) or not finite"))
+        out.append((ConvergenceWarning, NO_STANDARD_ERRORS))
     if fit.heywood:
         out.append((HeywoodWarning, f"negative variance estimates (Heywood case): {', '.join(fit.heywood)}"))
     for view, label in zip(fit.groups, fit.group_labels or ("",)):

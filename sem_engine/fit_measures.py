@@ -402,16 +402,26 @@ def baseline_of(fit) -> Baseline:
     2 (log L_H1 - log L_independence - log L_x): the joint H1 (EM) log-likelihood, the
     independence model of the other variables in closed form (missing.py) and the fixed
     covariates' observed-data log-likelihood at their pairwise-complete moments (lavaan's
-    baseline block for them; their saturated log-likelihood when they have no holes)."""
+    baseline block for them; their saturated log-likelihood when they have no holes).  Free
+    covariates (``fixed_x=False``) keep their free block in the baseline, as with complete
+    data: the observed-data likelihood of a block-diagonal model factors, so that block adds
+    the covariates' own saturated (EM) log-likelihood."""
     s = np.asarray(fit.moments.s)
     x_idx = tuple(fit.spec.ov.index(v) for v in fit.partable.variables.ov_x)
     complete = baseline(s, x_idx, fit.n_eff, fit.options.fixed_x, fit.spec.meanstructure)
     if fit.moments.patterns is None:
         return complete
-    y_cols = [i for i in range(s.shape[0]) if not (fit.options.fixed_x and i in x_idx)]
-    logl = missing.independence_loglik(fit.data.rows[:, y_cols])
+    rows = fit.data.rows
+    y_cols = [i for i in range(s.shape[0]) if i not in x_idx]
+    logl = missing.independence_loglik(rows[:, y_cols])
+    if fit.options.fixed_x:
+        logl += fit.x_pairwise[1]
+    elif x_idx:
+        x_rows = rows[:, list(x_idx)]
+        mu, sigma, _ = missing.em(x_rows)
+        logl += missing.observed_loglik(x_rows, mu, sigma)
     h1 = float(fit.moments.patterns.h1_loglik)
-    return Baseline(2.0 * (h1 - logl - fit.x_pairwise[1]), complete.df)
+    return Baseline(2.0 * (h1 - logl), complete.df)
 
 
 def measures(inp: Inputs) -> dict[str, float]:

@@ -3,7 +3,8 @@
 Both use, per observation, the score s = Δᵀ A1 r of the log-likelihood and the expected
 information I = Δᵀ A1 Δ (Δ = ∂(μ, vech Σ)/∂θ, A1 the expected h1 information at the model
 moments, r = (x̄ - μ, vech(S + ddᵀ - Σ)); see residuals.py), with N the number of observations
-under either likelihood, as in lavaan.
+under either likelihood, as in lavaan.  With incomplete data (FIML) both are the observed-data
+likelihood's, summed over the missing-data patterns (residuals.fiml_score_information).
 
 Modification indices, as lavaan's ``modindices()`` (lav_modindices.R, lavaan 0.6).  The model is
 extended by every parameter ``lav_partable_full`` lists (loadings of each factor on every observed
@@ -191,6 +192,10 @@ def _score_and_information(fit, spec: Spec, mats) -> tuple[np.ndarray, np.ndarra
     meanstructure = spec.meanstructure
     delta = residuals.moment_jacobian(spec, mats)
     keep = residuals.not_x(fit)
+    if fit.moments.patterns is not None:
+        score, info = residuals.fiml_score_information(np.asarray(sigma), np.asarray(mu),
+                                                       fit.moments.patterns, keep)
+        return delta.T @ score, delta.T @ info @ delta
     a1 = residuals.h1_information(sigma, mu, s, xbar, meanstructure, False, np.ones_like(keep))
     score = delta.T @ a1 @ residuals.moment_residuals(s, xbar, sigma, mu, meanstructure)
     return score, delta.T @ (a1 * np.outer(keep, keep)) @ delta

@@ -12,7 +12,8 @@ Defaults added (lavaan's ``auto.*`` rules, see ``?lavOptions``):
 - residual variances of every observed and latent variable (``auto.var``); the residual variance
   of a factor's only indicator fixed to 0 (``auto.fix.single``);
 - covariances among exogenous latent variables (``auto.cov.lv.x``; fixed to 0 if ``orthogonal``);
-- covariances among purely endogenous variables, observed or latent (``auto.cov.y``);
+- covariances among purely endogenous variables, latent then observed: dependent in a regression,
+  never a predictor, never an indicator (``auto.cov.y``);
 - with ``fixed_x``, variances, covariances (and means) of exogenous observed covariates fixed to
   their sample values;
 - with a mean structure, free intercepts of observed variables and latent means fixed to 0.
@@ -194,7 +195,11 @@ def _classify(formulas: Sequence[Formula], rows: list[dict]) -> Variables:
     ov_x = tuple(v for v in eqs_x if v not in lv and v not in eqs_y and v not in indicators)
     others = tuple(v for v in mentioned if v not in indicators and v not in ov_x)
     lv_x = tuple(v for v in lv if v not in eqs_y and v not in lv_indicators)
-    endogenous = tuple(v for v in eqs_y if v not in eqs_x)
+    # lavaan's lv.y then ov.y (lav_partable_vnames.R): dependent variables that are neither
+    # predictors nor indicators of a factor; an indicator regressed on a covariate is not one
+    not_y = set(eqs_x) | set(indicators) | lv_indicators
+    endogenous = (tuple(v for v in lv if v in eqs_y and v not in not_y)
+                  + tuple(v for v in indicators + others if v in eqs_y and v not in not_y))
     return Variables(indicators + others + ov_x, lv, ov_x, indicators, lv_x, endogenous)
 
 

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 
 from . import checks, constraints, engine, groups, identification, matrices, moments, partable, scaling, syntax
-from .errors import DataError, DataWarning, ModelError
+from .errors import ConvergenceWarning, DataError, DataWarning, ModelError
 from .inference import pseudo_inverse, vcov
 from .objective import n_eff
 from .optimize import CONVERGED
@@ -56,6 +56,8 @@ def sem(model: str, data=None, *, sample_cov=None, sample_mean=None, sample_nobs
     x_start = _start_values(pt, spec, sample, compiled.units)
     identification.check(pt, spec, reparam, compiled, sample, x_start, df)
     state = _optimize(compiled, sample, reparam.to_z(x_start))
+    if int(state.status) != CONVERGED and np.isfinite(pt.table["start"].to_numpy(dtype=float)).any():
+        state = _from_default_starts(pt, spec, sample, compiled, state)
     hessian = compiled.observed_hessian_z if opts.information == "observed" else compiled.hessian_z
     h_z = hessian(reparam.to_z(state.x), sample)
     vcov_x, singular = vcov(h_z, reparam, float(n_eff(summary.n_used, opts.likelihood, pt.n_groups)))
@@ -133,6 +135,19 @@ def _start_values(pt, spec, sample, units: scaling.Units) -> np.ndarray:
     return x
 
 
+def _from_default_starts(pt, spec, sample, compiled: engine.Engine, state):
+    """The fit from the default start values when the user's (``start()``) did not converge;
+    it replaces the first one if it converges, with a warning saying so."""
+    default = dataclasses.replace(pt, table=pt.table.assign(start=np.nan))
+    again = _optimize(compiled, sample, compiled.reparam.to_z(_start_values(default, spec, sample, compiled.units)))
+    if int(again.status) != CONVERGED:
+        return state
+    warnings.warn("the optimizer did not converge from the start values given in the model (start()); "
+                  "the solution reported is the one from the default start values", ConvergenceWarning,
+                  stacklevel=4)
+    return again
+
+
 def _optimize(compiled: engine.Engine, sample, z_start):
     """Quasi-Newton scoring from the start values (scoring.py: the expected information at the
     start, BFGS updates; cheap steps, so large models fit fast), and the modified Newton optimizer
@@ -184,7 +199,7 @@ def _warn(fit: Fit, singular: np.ndarray) -> None:
     """Every problem of the solution (checks.py) as a warning; a singular information matrix
     with the parameters involved."""
     for category, message in checks.problems(fit):
-        if message.startswith("standard errors are not available") and singular.size:
+        if message == checks.NO_STANDARD_ERRORS and singular.size:
             names = identification.involved(fit.partable, fit.spec, singular)
             message = ("the information matrix is singular, standard errors are not available; "
                        f"parameters involved: {', '.join(names)}")

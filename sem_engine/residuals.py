@@ -28,7 +28,8 @@ the other elements only.  Elements with |residual| < 1e-5 are not divided (lavaa
 standardized and normalized residuals of exactly fitted moments are the raw ones (~1e-8 noise).
 
 The same pieces give the expected information Δᵀ A1 Δ and the score Δᵀ A1 r of one observation,
-r = (d, vech(S + d dᵀ - Σ)), used by modindices.py.
+r = (d, vech(S + d dᵀ - Σ)), used by modindices.py; with incomplete data (FIML) their sums over
+the missing-data patterns (``fiml_score_information``).
 """
 
 from __future__ import annotations
@@ -148,6 +149,41 @@ def moment_jacobian(spec: Spec, mats: Matrices) -> np.ndarray:
     ds = u[rows] * v[vcols] + v[rows] * u[vcols]
     ds, d = ds[:, :spec.npar], d[:, :spec.npar]
     return np.vstack([d, ds]) if spec.meanstructure else ds
+
+
+def fiml_score_information(sigma, mu, patterns, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The FIML score and expected information of one observation on (μ, vech Σ) at (Σ, μ).
+
+    Each missing-data pattern k (n_k rows observing o_k) contributes its complete-data pieces on
+    the observed moments, A1_k = A1(Σ_oo, μ_o) and r_k = (x̄_k - μ_o, vech(S_k + d dᵀ - Σ_oo)),
+    placed by the selection E_k of (μ_o, vech Σ_oo) from (μ, vech Σ):
+
+        score = Σ_k (n_k / N) E_kᵀ A1_k r_k,     I = Σ_k (n_k / N) E_kᵀ A1_k E_k
+
+    (the expected information of the observed-data likelihood, lavaan's
+    ``lav_mvnorm_missing_information_expected``; the score is the gradient of its
+    log-likelihood, ``lav_mvnorm_missing_dlogl_dmu``/``_dvechSigma``, over N).  ``keep`` zeroes
+    the information of moments among fixed covariates, as ``h1_information``.
+    """
+    p = sigma.shape[0]
+    rows, cols = vech_pairs(p)
+    position = np.zeros((p, p), dtype=int)
+    position[rows, cols] = p + np.arange(rows.size)
+    mask, count = np.asarray(patterns.mask) > 0, np.asarray(patterns.count, dtype=float)
+    score, info = np.zeros(p + rows.size), np.zeros((p + rows.size, p + rows.size))
+    for observed, n_k, mean, cov in zip(mask, count, np.asarray(patterns.mean), np.asarray(patterns.cov)):
+        o = np.flatnonzero(observed)
+        if n_k == 0 or o.size == 0:
+            continue
+        sub = np.ix_(o, o)
+        a1 = h1_information(sigma[sub], mu[o], cov[sub], mean[o], True, False, np.ones(o.size + o.size * (o.size + 1) // 2))
+        r = moment_residuals(cov[sub], mean[o], sigma[sub], mu[o], True)
+        r_o, c_o = vech_pairs(o.size)
+        index = np.concatenate([o, position[o[r_o], o[c_o]]])
+        score[index] += n_k * (a1 @ r)
+        info[np.ix_(index, index)] += n_k * a1
+    total = count.sum()
+    return score / total, info * np.outer(keep, keep) / total
 
 
 def moment_residuals(s, xbar, sigma, mu, meanstructure: bool) -> np.ndarray:

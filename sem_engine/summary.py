@@ -313,4 +313,8 @@ def _section_rows(rows: pd.DataFrame, columns: list[str], residual: set[str]) ->
 
 
 def _num(value) -> str:
-    return "" if value is None or not np.isfinite(value) else f"{value:.3f}"
+    """Three decimals; "NA" (lavaan's) for a value that is not available, e.g. the standard
+    error of a parameter when the information matrix is singular."""
+    if value is None:
+        return ""
+    return f"{value:.3f}" if np.isfinite(value) else "NA"

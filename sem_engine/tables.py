@@ -15,10 +15,12 @@ import functools
 import numpy as np
 import pandas as pd
 
+from .checks import NO_STANDARD_ERRORS, problems
 from .report import Table, Tables
 from .summary import BOOTSTRAP_CI, estimates_table
 
 DASH = "—"
+NA = "NA"
 TABLES = ("fit", "loadings", "paths", "defined", "reliability", "discriminant")
 
 
@@ -143,10 +145,11 @@ def defined_table(fit, est: pd.DataFrame, decimals: int = 3, bootstrap=None) -> 
 
 def _coefficients(rows: pd.DataFrame, decimals: int) -> dict:
     fixed = (rows["se"] == 0) & rows["z"].isna()
+    missing = ~fixed & ~np.isfinite(rows["se"].to_numpy(dtype=float))
     return {"B": [fmt(v, decimals) for v in rows["est"]],
-            "SE": [DASH if f else fmt(v, decimals) for v, f in zip(rows["se"], fixed)],
+            "SE": [DASH if f else NA if m else fmt(v, decimals) for v, f, m in zip(rows["se"], fixed, missing)],
             "β": [fmt(v, decimals) for v in rows["std_all"]],
-            "p": [DASH if f else fmt_p(v) for v, f in zip(rows["pvalue"], fixed)]}
+            "p": [DASH if f else NA if m else fmt_p(v) for v, f, m in zip(rows["pvalue"], fixed, missing)]}
 
 
 def _intervals(lower: pd.Series, upper: pd.Series, decimals: int) -> list[str]:
@@ -163,7 +166,9 @@ def _inference_note(fit, bootstrap) -> str:
     if bootstrap is None:
         se = (f"SE from the {fit.options.information} information" if fit.options.estimator == "ML"
               else f"robust (sandwich) SE, estimator {fit.options.estimator}")
-        return f"{se}; CI = {_ci_heading(fit, None)[:-3]} Wald confidence interval."
+        warning = (f" WARNING: {NO_STANDARD_ERRORS}; {NA} = not available."
+                   if any(message == NO_STANDARD_ERRORS for _, message in problems(fit)) else "")
+        return f"{se}; CI = {_ci_heading(fit, None)[:-3]} Wald confidence interval.{warning}"
     return (f"SE = bootstrap standard error, p from z = B/SE; CI = {_ci_heading(fit, bootstrap)[:-3]} "
             f"{BOOTSTRAP_CI[bootstrap.ci]} bootstrap confidence interval ({bootstrap.n - bootstrap.n_failed} "
             f"of {bootstrap.n} replicates successful, seed {bootstrap.seed}).")
