@@ -11,7 +11,8 @@ Defaults added (lavaan's ``auto.*`` rules, see ``?lavOptions``):
   every latent (residual) variance to 1 instead;
 - residual variances of every observed and latent variable (``auto.var``); the residual variance
   of a factor's only indicator fixed to 0 (``auto.fix.single``);
-- covariances among exogenous latent variables (``auto.cov.lv.x``; fixed to 0 if ``orthogonal``);
+- covariances among exogenous latent variables (``auto.cov.lv.x``; fixed to 0 if ``orthogonal``,
+  as is every other default covariance of two latent variables);
 - covariances among purely endogenous variables, latent then observed: dependent in a regression,
   never a predictor, never an indicator (``auto.cov.y``);
 - with ``fixed_x``, variances, covariances (and means) of exogenous observed covariates fixed to
@@ -243,13 +244,15 @@ def _default_rows(rows, variables: Variables, options: Options, meanstructure: b
                 add(v, "~~", v)
         for v in variables.lv:
             add(v, "~~", v, **({"free": False, "ustart": 1.0} if options.std_lv else {}))
+    fixed_zero = {"free": False, "ustart": 0.0} if options.orthogonal else {}
     if options.auto_cov_lv_x:
-        fixed_zero = {"free": False, "ustart": 0.0} if options.orthogonal else {}
         for a, b in _pairs(variables.lv_x):
             add(a, "~~", b, **fixed_zero)
     if options.auto_cov_y:
+        lv = set(variables.lv)
         for a, b in _pairs(variables.endogenous):
-            add(a, "~~", b)
+            # lavaan's orthogonal fixes every default covariance between two latent variables
+            add(a, "~~", b, **(fixed_zero if a in lv and b in lv else {}))
     for a, b in _pairs(variables.ov_x):
         add(a, "~~", b, free=not exo, exo=int(exo))
     if meanstructure:

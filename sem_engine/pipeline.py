@@ -33,7 +33,9 @@ def sem(model: str, data=None, *, sample_cov=None, sample_mean=None, sample_nobs
     if len(inputs) == 1 and (opts.group_equal or opts.group_partial):
         raise ModelError("group_equal and group_partial need a multi-group model: give group= (or "
                          "sample_cov= as a list with one matrix per group)")
-    if len(inputs) > 1 and opts.meanstructure is None:  # lavaan: multi-group models have a mean structure
+    # lavaan: multi-group models, and sample means given with the covariances, have a mean structure
+    with_means = any(keywords.get("sample_mean") is not None for _, keywords in inputs)
+    if (len(inputs) > 1 or with_means) and opts.meanstructure is None:
         opts = dataclasses.replace(opts, meanstructure=True)
     pt = partable.build(statements, opts, len(inputs))
     if not pt.variables.ov:

@@ -95,3 +95,22 @@ def test_fiml_modification_indices(name):
     if name == "fiml_one_df":
         mi = ours["mi"].to_numpy()
         np.testing.assert_allclose(mi, mi[0], rtol=1e-9)
+
+
+def test_sample_means_give_a_mean_structure():
+    """lavaan: sample.mean given with sample.cov sets meanstructure = TRUE (free intercepts)."""
+    data = HS[["x1", "x2", "x3"]]
+    fit = se.cfa("f =~ x1 + x2 + x3", sample_cov=data.cov(), sample_mean=data.mean(), sample_nobs=len(data))
+    explicit = se.cfa("f =~ x1 + x2 + x3", sample_cov=data.cov(), sample_mean=data.mean(),
+                      sample_nobs=len(data), meanstructure=True)
+    assert fit.spec.meanstructure and fit.npar == explicit.npar == 9
+    np.testing.assert_allclose(fit.x, explicit.x, rtol=1e-12)
+
+
+def test_orthogonal_fixes_the_covariances_of_endogenous_factors_too():
+    """lavaan's orthogonal = TRUE fixes every default covariance of two latent variables, the
+    residual covariance of two endogenous factors included (lav_partable_flat.R)."""
+    fit = se.sem("a =~ x1 + x2 + x3\nb =~ x4 + x5 + x6\nc =~ x7 + x8 + x9\nb ~ a\nc ~ a", data=HS,
+                 orthogonal=True)
+    t = keyed(fit.partable.table)
+    assert t.loc[("b", "~~", "c"), "free"] == 0 and t.loc[("b", "~~", "c"), "ustart"] == 0
