@@ -138,7 +138,8 @@ def study(design: Design) -> Study:
     # likelihood="wishart" takes sample_cov as it is: the analysis model is fitted to Σ itself.
     options = {**dict(design.options), "likelihood": "wishart"}
     fit = sem(design.analysis_model, sample_cov=pd.DataFrame(pop.sigma, index=names, columns=names),
-              sample_mean=pd.Series(pop.mu, index=names), sample_nobs=POPULATION_NOBS, **options)
+              sample_mean=pd.Series(pop.mu, index=names) if analysis.meanstructure else None,
+              sample_nobs=POPULATION_NOBS, **options)
     columns = np.array([names.index(v) for v in fit.spec.ov])
     return Study(pop, fit, columns)
 
