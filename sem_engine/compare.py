@@ -18,9 +18,8 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.special import chdtrc
 
-from . import robust
+from . import distributions, robust
 from .errors import DataError, ModelError
 from .fit_measures import fit_measures, rmsea
 
@@ -92,7 +91,7 @@ def _difference(free, restricted, free_name: str, restricted_name: str, method: 
         return {"Chisq_diff": scaled.chisq_diff, "RMSEA": np.nan, "Df_diff": scaled.df_diff,
                 "pvalue": scaled.pvalue}
     return {"Chisq_diff": d_chisq, "RMSEA": rmsea(d_chisq, d_df, free.nobs), "Df_diff": d_df,
-            "pvalue": float(chdtrc(d_df, d_chisq))}
+            "pvalue": float(distributions.chi2_sf(d_chisq, d_df))}
 
 
 def _check_same_data(fits, names) -> None:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from . import distributions
 from .errors import DataError, DataWarning
 
 ALPHA_COLUMNS = ["raw_alpha", "std_alpha", "g6_smc", "average_r", "s_n", "ase", "mean", "sd", "median_r"]
@@ -66,7 +66,7 @@ def bartlett_statistic(r: np.ndarray, n: int) -> tuple[float, int, float]:
         raise DataError("the correlation matrix is singular: Bartlett's test is not defined")
     chisq = -logdet * (n - 1 - (2 * p + 5) / 6)
     df = p * (p - 1) // 2
-    return float(chisq), df, float(stats.chi2.sf(chisq, df))
+    return float(chisq), df, float(distributions.chi2_sf(chisq, df))
 
 
 def skew_kurtosis(x: np.ndarray, type: int = 3) -> tuple[float, float]:
@@ -118,8 +118,8 @@ def mardia_statistics(x: np.ndarray) -> dict:
     skew, small = n * b1p / 6, n * k * b1p / 6
     kurt = (b2p - p * (p + 2)) * np.sqrt(n / (8 * p * (p + 2)))
     return {"n_obs": n, "n_var": p, "b1p": b1p, "b2p": b2p, "skew": skew, "df_skew": df,
-            "p_skew": stats.chi2.sf(skew, df), "small_skew": small, "p_small": stats.chi2.sf(small, df),
-            "kurtosis": kurt, "p_kurt": 2 * stats.norm.sf(abs(kurt))}
+            "p_skew": distributions.chi2_sf(skew, df), "small_skew": small, "p_small": distributions.chi2_sf(small, df),
+            "kurtosis": kurt, "p_kurt": 2 * distributions.norm_sf(abs(kurt))}
 
 
 def alpha_statistics(x: np.ndarray) -> dict:

@@ -18,10 +18,8 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import brentq
-from scipy.stats import chi2, ncx2
 
-from . import groups, missing
+from . import distributions, groups, missing
 from .baseline import Baseline, baseline
 from .inference import inverse
 
@@ -61,7 +59,7 @@ class Inputs(NamedTuple):
 # -- the test statistic ----------------------------------------------------------------------------
 def chisq_pvalue(chisq: float, df: int) -> float:
     """P(χ²_df > chisq); undefined (NaN) for a saturated model (df = 0), as in lavaan."""
-    return float(chi2.sf(chisq, df)) if df > 0 else np.nan
+    return float(distributions.chi2_sf(chisq, df)) if df > 0 else np.nan
 
 
 # -- incremental indices (lav_fit_cfi.R) -----------------------------------------------------------
@@ -172,7 +170,7 @@ def ncp_ci(chisq: float, df: int, n: float, level: float = RMSEA_CI_LEVEL) -> tu
     [0, max(n, 4 chisq)].
     """
     def cdf(lam):
-        return ncx2.cdf(chisq, df, lam)
+        return distributions.ncx2_cdf(chisq, df, lam)
 
     upper_p, lower_p = (1 + level) / 2, (1 - level) / 2
     if df < 1:
@@ -191,7 +189,7 @@ def _root(fn, top: float) -> float:
     if not (np.all(np.isfinite(ends)) and ends[0] * ends[1] <= 0):
         return float("nan")
     try:
-        return brentq(fn, 0.0, top, xtol=1e-12)
+        return distributions.root(fn, 0.0, top, xtol=1e-12)
     except ValueError:          # a NaN inside the bracket
         return float("nan")
 
@@ -209,7 +207,7 @@ def rmsea_close_pvalue(chisq: float, df: int, n: float, h0: float = RMSEA_CLOSE_
 
     Browne & Cudeck (1993); AMOS's PCLOSE.
     """
-    return float(ncx2.sf(chisq, df, n * df * h0**2 / groups)) if df > 0 else np.nan
+    return float(distributions.ncx2_sf(chisq, df, n * df * h0**2 / groups)) if df > 0 else np.nan
 
 
 def rmsea_notclose_pvalue(chisq: float, df: int, n: float, h0: float = RMSEA_NOTCLOSE_H0, groups: int = 1
@@ -218,7 +216,7 @@ def rmsea_notclose_pvalue(chisq: float, df: int, n: float, h0: float = RMSEA_NOT
 
     MacCallum, Browne & Sugawara (1996).
     """
-    return float(ncx2.cdf(chisq, df, n * df * h0**2 / groups)) if df > 0 else np.nan
+    return float(distributions.ncx2_cdf(chisq, df, n * df * h0**2 / groups)) if df > 0 else np.nan
 
 
 # -- residual-based indices (lav_fit_srmr.R, lav_residuals.R) ------------------------------------
@@ -328,7 +326,7 @@ def cn(chisq: float, df: int, n: float, alpha: float) -> float:
     """
     if df == 0:
         return 1.0
-    return float(chi2.ppf(1 - alpha, df) / (chisq / n) + 1.0) if chisq > 0 else np.inf
+    return float(distributions.chi2_ppf(1 - alpha, df) / (chisq / n) + 1.0) if chisq > 0 else np.inf
 
 
 def mfi(chisq: float, df: int, n: float) -> float:

@@ -22,9 +22,8 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.linalg import solve_triangular
 import numpy as np
-from scipy import special
 
-from . import expressions, implied, linalg, structure
+from . import distributions, expressions, implied, linalg, structure
 from .constraints import Reparam, row_index
 from .moments import Moments
 from .objective import group_moments, weights
@@ -176,8 +175,8 @@ def wald(est: np.ndarray, se: np.ndarray, level: float) -> Wald:
     """z = est / se, two-sided normal p-value and level CI (NaN where se is 0 or undefined)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(se > 0, est / se, np.nan)
-    crit = special.ndtri(0.5 + level / 2)
-    pvalue = 2 * special.ndtr(-np.abs(z))
+    crit = distributions.norm_ppf(0.5 + level / 2)
+    pvalue = 2 * distributions.norm_sf(np.abs(z))
     return Wald(se, z, pvalue, est - crit * se, est + crit * se)
 
 

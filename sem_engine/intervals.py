@@ -29,7 +29,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from scipy import stats
+
+from . import distributions
 
 METHODS = ("perc", "bc", "bca")
 
@@ -88,7 +89,7 @@ def bias_correction(draws: np.ndarray, est: np.ndarray) -> np.ndarray:
     finite = np.isfinite(draws)
     below = np.sum(finite & (draws < est[None, :]), axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return stats.norm.ppf(below / finite.sum(axis=0))
+        return distributions.norm_ppf(below / finite.sum(axis=0))
 
 
 def acceleration(jack: np.ndarray) -> np.ndarray:
@@ -103,9 +104,9 @@ def acceleration(jack: np.ndarray) -> np.ndarray:
 
 def adjusted_probabilities(z0: np.ndarray, a: np.ndarray, tails: np.ndarray) -> np.ndarray:
     """Φ(z0 + (z0 + z_q) / (1 - a (z0 + z_q))) for each column (rows) and tail q (columns)."""
-    t = z0[:, None] + stats.norm.ppf(tails)[None, :]
+    t = z0[:, None] + distributions.norm_ppf(tails)[None, :]
     with np.errstate(invalid="ignore"):  # z0 = ±inf (every draw on one side): NaN, an undefined bound
-        return stats.norm.cdf(z0[:, None] + t / (1.0 - a[:, None] * t))
+        return distributions.norm_cdf(z0[:, None] + t / (1.0 - a[:, None] * t))
 
 
 def quantile(draws: np.ndarray, probs: np.ndarray) -> np.ndarray:
@@ -122,9 +123,9 @@ def quantile(draws: np.ndarray, probs: np.ndarray) -> np.ndarray:
     lower = _order_statistic(ordered, np.clip(k, 1, r))
     upper = _order_statistic(ordered, np.clip(k + 1, 1, r))
     with np.errstate(divide="ignore", invalid="ignore"):
-        z_k = stats.norm.ppf(k / (r + 1))
-        z_k1 = stats.norm.ppf((k + 1) / (r + 1))
-        weight = (stats.norm.ppf(probs) - z_k) / (z_k1 - z_k)
+        z_k = distributions.norm_ppf(k / (r + 1))
+        z_k1 = distributions.norm_ppf((k + 1) / (r + 1))
+        weight = (distributions.norm_ppf(probs) - z_k) / (z_k1 - z_k)
     inner = lower + weight * (upper - lower)
     out = np.where(k == rk, lower, inner)
     out = np.where(k == 0, _order_statistic(ordered, np.ones_like(k)), out)
@@ -143,10 +144,10 @@ def pvalue(draws: np.ndarray, z0: np.ndarray, a: np.ndarray) -> np.ndarray:
     finite = np.isfinite(draws)
     u = np.sum(finite & (draws < 0), axis=0) / finite.sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        q = stats.norm.ppf(u) - z0
+        q = distributions.norm_ppf(u) - z0
         denominator = 1.0 + a * q
         # Q / (1 + a Q) tends to 1/a as Q -> ±inf; where 1 + a Q <= 0 no level reaches 0.
         t = np.where(np.isinf(q) & (a != 0), 1.0 / np.where(a != 0, a, 1.0), q / denominator)
         w = np.where(denominator > 0, t - z0, np.where(q < 0, -np.inf, np.inf))
-    tail = stats.norm.cdf(w)
+    tail = distributions.norm_cdf(w)
     return 2.0 * np.minimum(tail, 1.0 - tail)

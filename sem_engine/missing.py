@@ -34,9 +34,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 import pandas as pd
-from scipy import stats
 
-from . import linalg
+from . import distributions, linalg
 from .errors import DataError, DataWarning
 
 EM_TOL = 1e-12
@@ -337,7 +336,7 @@ def little_mcar(data: pd.DataFrame) -> pd.Series:
         d = m[o] - mu[o]
         d2 += n * d @ np.linalg.solve(sigma[np.ix_(o, o)], d)
         df += int(o.sum())
-    return pd.Series({"statistic": d2, "df": df, "pvalue": float(stats.chi2.sf(d2, df)) if df > 0 else np.nan,
+    return pd.Series({"statistic": d2, "df": df, "pvalue": float(distributions.chi2_sf(d2, df)) if df > 0 else np.nan,
                       "patterns": len(count)})
 
 

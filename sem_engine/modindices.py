@@ -39,9 +39,9 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, stats
+from scipy import linalg
 
-from . import constraints, groups, implied, residuals, standardize
+from . import constraints, distributions, groups, implied, residuals, standardize
 from .errors import ModelError
 from .expressions import to_text
 from .inference import inverse
@@ -247,7 +247,7 @@ def score_tests(fit) -> pd.DataFrame:
     t = fit.partable.table
     names = [_constraint_names(o, t) for o in origins]
     out = pd.DataFrame(names, columns=["lhs", "op", "rhs", "plabel_lhs", "plabel_rhs"])
-    return out.assign(X2=x2, df=1, p_value=stats.chi2.sf(x2, 1))
+    return out.assign(X2=x2, df=1, p_value=distributions.chi2_sf(x2, 1))
 
 
 def score_test_total(fit) -> pd.Series:
@@ -255,7 +255,7 @@ def score_test_total(fit) -> pd.Series:
     a, _, score, info = _constraint_system(fit)
     x2 = _released(score, info, np.zeros((0, a.shape[1])), fit.nobs)
     df = int(np.linalg.matrix_rank(a))
-    return pd.Series({"X2": x2, "df": df, "p_value": stats.chi2.sf(x2, df)})
+    return pd.Series({"X2": x2, "df": df, "p_value": distributions.chi2_sf(x2, df)})
 
 
 def _constraint_system(fit) -> tuple[np.ndarray, list, np.ndarray, np.ndarray]:

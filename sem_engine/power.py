@@ -31,10 +31,9 @@ from typing import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from tqdm.auto import tqdm
 
-from . import montecarlo, simulate
+from . import distributions, montecarlo, simulate
 from .bootstrap import PROGRESS_DELAY_S, default_batch_size
 from .errors import ModelError, SemError
 from .expressions import to_text
@@ -140,8 +139,8 @@ class PowerAnalysis:
     def summary(self) -> pd.DataFrame:
         """Per sample size and parameter: true value, mean estimate, bias, relative bias, SD,
         mean SE, coverage of the ``level`` Wald interval, power at ``alpha``, convergence rate."""
-        crit_ci = stats.norm.ppf(0.5 + self.level / 2)
-        crit_test = stats.norm.ppf(1 - self.alpha / 2)
+        crit_ci = distributions.norm_ppf(0.5 + self.level / 2)
+        crit_test = distributions.norm_ppf(1 - self.alpha / 2)
         params = self.parameters
         truth = params["true"].to_numpy()
         tables = []
@@ -167,7 +166,7 @@ class PowerAnalysis:
         test at ``alpha``, and the rate the noncentral chi-square distribution predicts."""
         df = self.df
         f0 = float(self.study.fit.state.f)
-        crit = stats.chi2.ppf(1 - self.alpha, df) if df > 0 else np.nan
+        crit = distributions.chi2_ppf(1 - self.alpha, df) if df > 0 else np.nan
         rows = []
         for size in self.n:
             ok = self.converged(size)
@@ -216,7 +215,7 @@ def _expected_rate(crit: float, df: int, lam: float) -> float:
     """P(χ²(df, λ) > crit); NaN without degrees of freedom."""
     if df <= 0:
         return np.nan
-    return float(stats.ncx2.sf(crit, df, lam) if lam > 0 else stats.chi2.sf(crit, df))
+    return float(distributions.ncx2_sf(crit, df, lam) if lam > 0 else distributions.chi2_sf(crit, df))
 
 
 def _default_parameters(params: pd.DataFrame) -> list[str]:

@@ -65,10 +65,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-from scipy import stats
 from scipy.linalg import null_space
 
-from . import fit_measures as fm, inference, missing, objective, residuals, structure
+from . import distributions, fit_measures as fm, inference, missing, objective, residuals, structure
 from .errors import DataError, ModelError
 from .identification import n_moments
 from .moments import Moments
@@ -627,7 +626,7 @@ def scaled_difference(fit_a, fit_b, method: str | None = None) -> ScaledDifferen
     if method == "satorra.2000":
         factor, shift = _satorra_2000(free, restricted)
         stat = diff / factor + shift
-        return ScaledDifference(method, stat, r0 - r1, float(stats.chi2.sf(stat, r0 - r1)), factor, shift)
+        return ScaledDifference(method, stat, r0 - r1, float(distributions.chi2_sf(stat, r0 - r1)), factor, shift)
     c0 = scaled_test(restricted).scaling_factor
     if method == "satorra.bentler.2001":
         c1 = 1.0 if r1 == 0 else scaled_test(free).scaling_factor
@@ -639,7 +638,7 @@ def scaled_difference(fit_a, fit_b, method: str | None = None) -> ScaledDifferen
     cd = (r0 * c0 - r1 * c1) / (r0 - r1)
     cd = cd if cd >= 0 else np.nan
     stat = diff / cd
-    return ScaledDifference(method, stat, r0 - r1, float(stats.chi2.sf(stat, r0 - r1)), cd, np.nan)
+    return ScaledDifference(method, stat, r0 - r1, float(distributions.chi2_sf(stat, r0 - r1)), cd, np.nan)
 
 
 def _satorra_2000(free, restricted) -> tuple[float, float]:

@@ -43,7 +43,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-from scipy import optimize
 
 from . import matrices, partable, syntax
 from .errors import DataError, ModelError, SemWarning
@@ -140,6 +139,8 @@ def fleishman(skew: float, kurtosis: float) -> np.ndarray:
                 2 * c * (b * b + 24 * b * d + 105 * d * d + 2) - skew,
                 24 * (b * d + c * c * (1 + b * b + 28 * b * d) + d * d * (12 + 48 * b * d + 141 * c * c + 225 * d * d))
                 - kurtosis]
+
+    from scipy import optimize   # here: scipy.optimize costs a fresh process ~0.3 s, and only non-normal data need it
 
     sol = optimize.root(equations, [1.0, 0.0, 0.0], method="hybr", options={"xtol": 1e-14})
     if not np.all(np.abs(equations(sol.x)) < FLEISHMAN_TOL):

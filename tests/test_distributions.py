@@ -1,0 +1,63 @@
+"""sem_engine.distributions against scipy.stats (the reference here; the package no longer imports it)."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from scipy import stats
+
+from sem_engine import distributions as d
+
+
+@settings(max_examples=200, deadline=None)
+@given(x=st.floats(1e-3, 5e3), df=st.integers(1, 600), nc=st.floats(1e-6, 2e3))
+def test_noncentral_upper_tail_keeps_its_digits(x, df, nc):
+    ref = stats.ncx2.sf(x, df, nc)
+    ours = d.ncx2_sf(x, df, nc)
+    if ref > 1e-200:      # below, chdtrc itself works in the subnormal range
+        assert ours == pytest.approx(ref, rel=1e-9, abs=1e-300)
+    else:
+        assert ours < 1e-190
+    assert d.ncx2_cdf(x, df, nc) == pytest.approx(stats.ncx2.cdf(x, df, nc), rel=1e-12, abs=1e-300)
+
+
+def test_upper_tail_far_beyond_one_minus_cdf():
+    # 1 - cdf is exactly 0 here; the mixture sum is not
+    assert 1.0 - d.ncx2_cdf(300.0, 50, 10.0) == 0.0
+    assert d.ncx2_sf(300.0, 50, 10.0) == pytest.approx(stats.ncx2.sf(300.0, 50, 10.0), rel=1e-12)
+    assert d.ncx2_sf(12.0, 4, 0.0) == pytest.approx(stats.chi2.sf(12.0, 4), rel=1e-14)
+
+
+@given(p=st.floats(1e-12, 1 - 1e-12), df=st.integers(1, 500))
+def test_central_quantile_inverts_the_tail(p, df):
+    x = d.chi2_ppf(p, df)
+    assert x == pytest.approx(stats.chi2.ppf(p, df), rel=1e-10)
+    assert d.chi2_sf(x, df) == pytest.approx(1 - p, rel=1e-8, abs=1e-15)
+
+
+@given(z=st.floats(-30, 30))
+def test_normal(z):
+    assert d.norm_cdf(z) == pytest.approx(stats.norm.cdf(z), rel=1e-14, abs=1e-300)
+    assert d.norm_sf(z) == pytest.approx(stats.norm.sf(z), rel=1e-14, abs=1e-300)
+    p = float(d.norm_cdf(z))
+    if 1e-300 < p < 1 - 1e-15:
+        assert d.norm_ppf(p) == pytest.approx(z, rel=1e-9, abs=1e-9)
+
+
+def test_root_matches_brent():
+    from scipy.optimize import brentq
+
+    for chisq, df in ((30.0, 10), (250.0, 40), (5.0, 1)):
+        fn = lambda lam: d.ncx2_cdf(chisq, df, lam) - 0.05   # noqa: E731
+        assert d.root(fn, 0.0, 4 * chisq) == pytest.approx(brentq(fn, 0.0, 4 * chisq, xtol=1e-13), abs=1e-10)
+    assert np.isnan(d.root(lambda x: np.nan if x > 0.1 else -1.0, 0.0, 1.0))
+
+
+def test_import_leaves_out_scipy_stats_and_optimize():
+    """A fit needs neither; a fresh process pays about a second for them (issue 17)."""
+    code = ("import sys, sem_engine; "
+            "print(sorted({m.split('.')[1] for m in sys.modules if m.startswith('scipy.')} & {'stats', 'optimize'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
