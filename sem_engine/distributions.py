@@ -54,6 +54,8 @@ def ncx2_sf(x: float, df: float, nc: float) -> float:
     if nc <= 0.0:
         return float(chi2_sf(x, df))
     cdf = float(ncx2_cdf(x, df, nc))
+    if not np.isfinite(cdf):          # NaN input: NaN, as scipy.stats gives (the sum would not end)
+        return float("nan")
     if cdf < 0.5:
         return 1.0 - cdf
     half = nc / 2.0
@@ -69,12 +71,16 @@ def ncx2_sf(x: float, df: float, nc: float) -> float:
 
 
 def root(fn, lo: float, hi: float, xtol: float = 1e-12) -> float:
-    """A root of fn on [lo, hi] where fn(lo) and fn(hi) differ in sign, by bisection to xtol.
+    """A root of fn on [lo, hi], by bisection to xtol; NaN where fn(lo) and fn(hi) do not
+    bracket one or fn is not finite on the way (a noncentral χ² in the millions: the series lose
+    the sign change).
 
     Bisection rather than Brent: the functions here (noncentral χ² probabilities in λ) are
     monotone, cost microseconds, and ~50 halvings reach 1e-12 on the widest bracket used.
     """
-    f_lo = fn(lo)
+    f_lo, f_hi = fn(lo), fn(hi)
+    if not (np.isfinite(f_lo) and np.isfinite(f_hi) and f_lo * f_hi <= 0):
+        return float("nan")
     if f_lo == 0.0:
         return float(lo)
     while hi - lo > xtol * max(1.0, abs(lo)):

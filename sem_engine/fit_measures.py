@@ -175,23 +175,11 @@ def ncp_ci(chisq: float, df: int, n: float, level: float = RMSEA_CI_LEVEL) -> tu
     upper_p, lower_p = (1 + level) / 2, (1 - level) / 2
     if df < 1:
         return 0.0, 0.0
-    lam_l = 0.0 if cdf(0.0) < upper_p else _root(lambda lam: cdf(lam) - upper_p, chisq)
+    lam_l = 0.0 if cdf(0.0) < upper_p else distributions.root(lambda lam: cdf(lam) - upper_p, 0.0, chisq)
     top = max(n, 4 * chisq)
     if cdf(top) > lower_p or cdf(0.0) < lower_p:
         return lam_l, 0.0
-    return lam_l, _root(lambda lam: cdf(lam) - lower_p, top)
-
-
-def _root(fn, top: float) -> float:
-    """The root of fn on [0, top]; NaN where the noncentral χ² cannot be evaluated there (a χ²
-    in the millions: scipy's series lose the sign change)."""
-    ends = fn(0.0), fn(top)
-    if not (np.all(np.isfinite(ends)) and ends[0] * ends[1] <= 0):
-        return float("nan")
-    try:
-        return distributions.root(fn, 0.0, top, xtol=1e-12)
-    except ValueError:          # a NaN inside the bracket
-        return float("nan")
+    return lam_l, distributions.root(lambda lam: cdf(lam) - lower_p, 0.0, top)
 
 
 def rmsea_ci(chisq: float, df: int, n: float, level: float = RMSEA_CI_LEVEL, groups: int = 1

@@ -215,7 +215,7 @@ def _expected_rate(crit: float, df: int, lam: float) -> float:
     """P(χ²(df, λ) > crit); NaN without degrees of freedom."""
     if df <= 0:
         return np.nan
-    return float(distributions.ncx2_sf(crit, df, lam) if lam > 0 else distributions.chi2_sf(crit, df))
+    return distributions.ncx2_sf(crit, df, lam)
 
 
 def _default_parameters(params: pd.DataFrame) -> list[str]:

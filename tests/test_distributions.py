@@ -53,7 +53,9 @@ def test_root_matches_brent():
     for chisq, df in ((30.0, 10), (250.0, 40), (5.0, 1)):
         fn = lambda lam: d.ncx2_cdf(chisq, df, lam) - 0.05   # noqa: E731
         assert d.root(fn, 0.0, 4 * chisq) == pytest.approx(brentq(fn, 0.0, 4 * chisq, xtol=1e-13), abs=1e-10)
-    assert np.isnan(d.root(lambda x: np.nan if x > 0.1 else -1.0, 0.0, 1.0))
+    assert np.isnan(d.root(lambda x: np.nan if 0.1 < x < 0.9 else x - 0.95, 0.0, 1.0))
+    assert np.isnan(d.root(lambda x: x + 1.0, 0.0, 1.0))      # no sign change
+    assert np.isnan(d.ncx2_sf(np.nan, 5, 3.0))                # ends (it used to loop forever)
 
 
 def test_import_leaves_out_scipy_stats_and_optimize():
