@@ -8,6 +8,14 @@ if not os.environ.get("SEM_ENGINE_CACHE_DIR"):
 # and the tests' arithmetic does not need them.
 os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0").strip()
 
+# Hypothesis draws the same examples on every run, so a CI verdict does not depend on luck;
+# SEM_ENGINE_HYPOTHESIS=explore draws fresh ones (to look for new counterexamples locally).
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("reproducible", derandomize=True)
+_hypothesis_settings.register_profile("explore", derandomize=False)
+_hypothesis_settings.load_profile(os.environ.get("SEM_ENGINE_HYPOTHESIS", "reproducible"))
+
 import sem_engine  # noqa: F401,E402  (float64 and the XLA scheduler flag, as for a user, before jax)
 import jax  # noqa: E402
 from sem_engine import compilation  # noqa: E402
