@@ -57,7 +57,7 @@ def __getattr__(name):
     raise AttributeError(f"module 'sem_engine' has no attribute {name!r}")
 
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402
 
 __all__ = [
     "ConvergenceWarning", "DataError", "DataWarning", "Fit", "HeywoodWarning",

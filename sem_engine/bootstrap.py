@@ -60,7 +60,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from . import inference, intervals, missing, moments, scaling, scoring, standardize, structure
+from . import inference, intervals, missing, moments, scaling, scoring, size_classes, standardize, structure
 from .engine import Engine
 from .errors import ConvergenceWarning, DataError, ModelError
 from .expressions import to_text
@@ -497,13 +497,9 @@ def _repeat_last(a, size: int):
 
 
 def batch_class(n: int) -> int:
-    """The padded size of a chunk of n replicates: the smallest of 8, 12, 16, 24, 32, 48, 64, ...
-    (powers of two and 1.5 times them) that holds n, so batches of similar sizes share a
-    compiled kernel and padding wastes at most a third."""
-    size = MIN_BATCH
-    while size < n:
-        size = size * 3 // 2 if size & (size - 1) == 0 else size * 4 // 3
-    return size
+    """The padded size of a chunk of n replicates: the smallest class of 8, 12, 16, 24, 32, ...
+    (size_classes.grow) that holds n, so batches of similar sizes share a compiled kernel."""
+    return size_classes.grow(n, MIN_BATCH)
 
 
 # -- resampling --------------------------------------------------------------------------------------

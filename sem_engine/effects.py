@@ -35,7 +35,6 @@ effects, for bootstrap SEs, intervals and p-values (intervals.py).
 
 from __future__ import annotations
 
-import weakref
 from typing import NamedTuple
 
 import numpy as np
@@ -47,8 +46,6 @@ from .matrices import NAMES
 
 KINDS = ("raw", "std.all", "std.lv", "std.nox")
 EFFECTS = ("total", "direct", "indirect")
-# Row values and their Jacobians per fit (a Fit is immutable); weak keys free a dropped fit's.
-_VALUES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def effects(fit, kind: str = "raw", bootstrap=None, ci: str | None = None, level: float | None = None
@@ -164,27 +161,14 @@ def _row_values(fit, kind: str) -> tuple[np.ndarray, np.ndarray]:
     do not move with x).  Standardized: standardize.py's kernel of the fit's size class, called
     exactly as ``standardize.standardized_values`` calls it (all kinds at once), so it is the
     same executable."""
-    if fit not in _VALUES:
-        _VALUES[fit] = {}
-    cache = _VALUES[fit]
-    if kind not in cache:
-        n_rows, npar = len(fit.partable.table), fit.spec.npar
-        if kind == "raw":
-            free = fit.partable.table["free"].to_numpy()
-            jac = np.zeros((n_rows, npar))
-            jac[np.flatnonzero(free > 0), free[free > 0] - 1] = 1.0
-            cache[kind] = (np.asarray(fit.row_values, dtype=float), jac)
-        else:
-            engine = fit.engine
-            sz = engine.sizes
-            scs = [standardize.scaling(fit.partable, fit.spec, k, sz) for k in standardize.KINDS]
-            sc = standardize.Scaling(*(np.stack(a) for a in zip(*scs)))
-            est, jac = standardize._rows_and_jacobian(engine._vector(fit.x), engine.structure,
-                                                      engine.pad(fit.moments), sc, sz)
-            est, jac = np.asarray(est)[:, :n_rows], np.asarray(jac)[:, :n_rows, :npar]
-            for k, kind_name in enumerate(standardize.KINDS):
-                cache[kind_name] = (est[k], jac[k])
-    return cache[kind]
+    if kind != "raw":
+        est, jac = standardize.rows_and_jacobian(fit)
+        k = standardize.KINDS.index(kind)
+        return est[k], jac[k]
+    free = fit.partable.table["free"].to_numpy()
+    jac = np.zeros((len(free), fit.spec.npar))
+    jac[np.flatnonzero(free > 0), free[free > 0] - 1] = 1.0
+    return np.asarray(fit.row_values, dtype=float), jac
 
 
 def _row_distribution(bootstrap, kind: str, ci: str | None):

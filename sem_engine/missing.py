@@ -35,7 +35,7 @@ import numpy as np
 from jax import lax
 import pandas as pd
 
-from . import distributions, linalg
+from . import distributions, linalg, size_classes
 from .errors import DataError, DataWarning
 
 EM_TOL = 1e-12
@@ -180,14 +180,8 @@ def loglik(sigma: jnp.ndarray, mu: jnp.ndarray, mask, count, mean, cov) -> jnp.n
 # -- the compiled kernels of the data step: pattern moments padded to a size class ---------------
 
 def size_class(p: int, k: int) -> tuple[int, int]:
-    """The padded numbers of variables and patterns: the latency classes of structure.py (at
-    least its ``floor``)."""
-    from . import structure  # imported here: structure imports moments, which imports this module
-
-    def one(n, dim):
-        return max(structure._latency_class(n, structure._LATENCY_MIN[dim]), structure._FLOOR.get(dim, 0))
-
-    return one(p, "p"), one(k, "patterns")
+    """The padded numbers of variables and patterns: their latency classes (size_classes.py)."""
+    return size_classes.latency(p, "p"), size_classes.latency(k, "patterns")
 
 
 def pad_patterns(mask, count, mean, cov) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

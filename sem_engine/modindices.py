@@ -34,14 +34,13 @@ information Z).  Releasing all of them gives the total test N sᵀ I⁻¹ s on r
 
 from __future__ import annotations
 
-import weakref
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 from scipy import linalg
 
-from . import constraints, distributions, groups, implied, residuals, standardize
+from . import constraints, distributions, groups, implied, memo, residuals, standardize
 from .errors import ModelError
 from .expressions import to_text
 from .inference import inverse
@@ -169,15 +168,11 @@ class _Extended(NamedTuple):
     spec: Spec
 
 
-# Per model structure (keyed by the fit's Spec, which refits of the same model share).
-_EXTENDED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
+@memo.per_object(key=lambda fit: fit.spec)
 def _extended(fit) -> _Extended:
-    if fit.spec not in _EXTENDED:
-        ext, candidate = extended_table(fit.partable)
-        _EXTENDED[fit.spec] = _Extended(ext, candidate, build_spec(ext))
-    return _EXTENDED[fit.spec]
+    """The extended table of ``fit``, once per model structure (refits of one model share it)."""
+    ext, candidate = extended_table(fit.partable)
+    return _Extended(ext, candidate, build_spec(ext))
 
 
 def _score_and_information(fit, spec: Spec, mats) -> tuple[np.ndarray, np.ndarray]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -23,6 +24,20 @@ from .options import Options
 from .partable import ParameterTable, values_jacobian
 
 ESTIMATE_COLUMNS = ["lhs", "op", "rhs", "label", "est", "se", "z", "pvalue", "ci_lower", "ci_upper"]
+
+
+def _per_group_analysis(module: str, name: str, doc: str):
+    """A Fit method that delegates to ``module.name(fit, **kwargs)`` (imported on first use), and
+    for a multi-group model asks each group's single-group view (``Fit._per_group``)."""
+    def method(self, **kwargs):
+        if self.n_groups > 1:
+            return self._per_group(name, **kwargs)
+        return getattr(importlib.import_module(f".{module}", __package__), name)(self, **kwargs)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = doc + "\n    Per group for a multi-group model (tables stacked by group label, others in a dict)."
+    return method
+
 
 
 @dataclass(frozen=True, eq=False)
@@ -302,41 +317,20 @@ class Fit:
 
         return score_tests(self)
 
-    def reliability(self, **kwargs):
-        """AVE, composite reliability, omega and alpha per factor (see validity.py).
-        Per group for a multi-group model (tables stacked by group label, others in a dict)."""
-        if self.n_groups > 1:
-            return self._per_group("reliability", **kwargs)
-        from .validity import reliability
+    def score_test(self):
+        """The joint score test of all equality constraints (X2, df, p_value), like
+        ``lavTestScore()$test``."""
+        from .modindices import score_test_total
 
-        return reliability(self, **kwargs)
+        return score_test_total(self)
 
-    def htmt(self, **kwargs):
-        """Heterotrait-monotrait ratio matrix (see validity.py).
-        Per group for a multi-group model (tables stacked by group label, others in a dict)."""
-        if self.n_groups > 1:
-            return self._per_group("htmt", **kwargs)
-        from .validity import htmt
+    reliability = _per_group_analysis("validity", "reliability", """AVE, composite reliability, omega and alpha per factor (see validity.py).""")
 
-        return htmt(self, **kwargs)
+    htmt = _per_group_analysis("validity", "htmt", """Heterotrait-monotrait ratio matrix (see validity.py).""")
 
-    def discriminant_validity(self, **kwargs):
-        """Fornell-Larcker table and HTMT with flags (see validity.py).
-        Per group for a multi-group model (tables stacked by group label, others in a dict)."""
-        if self.n_groups > 1:
-            return self._per_group("discriminant_validity", **kwargs)
-        from .validity import discriminant_validity
+    discriminant_validity = _per_group_analysis("validity", "discriminant_validity", """Fornell-Larcker table and HTMT with flags (see validity.py).""")
 
-        return discriminant_validity(self, **kwargs)
-
-    def validity_report(self, **kwargs):
-        """Reliability and validity of every construct against the usual thresholds.
-        Per group for a multi-group model (tables stacked by group label, others in a dict)."""
-        if self.n_groups > 1:
-            return self._per_group("validity_report", **kwargs)
-        from .validity import validity_report
-
-        return validity_report(self, **kwargs)
+    validity_report = _per_group_analysis("validity", "validity_report", """Reliability and validity of every construct against the usual thresholds.""")
 
     def bootstrap(self, n: int = 1000, **kwargs):
         """Refit the model to n bootstrap samples under ``jax.vmap`` (see bootstrap.py)."""
@@ -344,14 +338,7 @@ class Fit:
 
         return bootstrap(self, n, **kwargs)
 
-    def effects(self, **kwargs):
-        """Direct, indirect and total effects among the structural variables (see effects.py).
-        Per group for a multi-group model (tables stacked by group label, others in a dict)."""
-        if self.n_groups > 1:
-            return self._per_group("effects", **kwargs)
-        from .effects import effects
-
-        return effects(self, **kwargs)
+    effects = _per_group_analysis("effects", "effects", """Direct, indirect and total effects among the structural variables (see effects.py).""")
 
     # -- reports (summary.py, tables.py, diagram.py, serialize.py) ------------------------------
     def summary(self, fit_measures: bool = True, standardized: bool = True, rsquare: bool = True, **kwargs):

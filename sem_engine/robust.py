@@ -365,26 +365,15 @@ def scaled_test(fit, test: str | None = None) -> ScaledTest:
     return _model_test(fit, test, _gamma_of(fit), _model_point(fit, fit.x))
 
 
-def baseline_scaled_test(fit, test: str | None = None) -> ScaledTest:
-    """The same scaled test for the baseline (independence) model of ``fit``."""
-    test = _check(fit, test)
-    return _baseline_test(fit, test, _gamma_of(fit), _baseline_point(fit))
-
-
 def _model_test(fit, test: str, gam: np.ndarray, point: _Point) -> ScaledTest:
     traces = _traces(fit, point, gam, test)
     return _scale(test, fit.chisq, fit.df, traces, _n_h1(fit), fit.n_free)
 
 
 def _baseline_test(fit, test: str, gam: np.ndarray, point: _Point) -> ScaledTest:
-    base = _baseline_of(fit)
+    base = fm.baseline_of(fit)
     traces = _traces(fit, point, gam, test)
     return _scale(test, base.chisq, base.df, traces, _n_h1(fit), point.delta.shape[1])
-
-
-def _baseline_of(fit):
-    """ML chi-square and df of the baseline model (baseline.py; FIML: fit_measures.baseline_of)."""
-    return fm.baseline_of(fit)
 
 
 # -- robust fit measures -----------------------------------------------------------------------
@@ -455,7 +444,7 @@ def fit_measures(fit, test: str | None = None) -> pd.Series:
     point, base = _model_point(fit, fit.x), _baseline_point(fit)
     t, t0 = _model_test(fit, test, gam, point), _baseline_test(fit, test, gam, base)
     x2, df, n = fit.chisq, fit.df, fit.n_eff
-    x20, df0 = _baseline_of(fit)
+    x20, df0 = fm.baseline_of(fit)
     robust = t.test in ("satorra.bentler", "yuan.bentler.mplus", "scaled.shifted")
     scaled = (t.stat, t.df, t0.stat, t0.df)
     out = {"chisq_scaled": t.stat, "df_scaled": t.df, "pvalue_scaled": t.pvalue,
@@ -561,7 +550,7 @@ def fiml_corrected(fit, point: _Point, base: _Point) -> tuple[float, float, floa
         u = wm - wd @ np.linalg.solve(delta.T @ wd, wd.T)
         return stat, float(np.sum((u @ middle @ u) * gam)) / df if df > 0 else np.inf
 
-    return (*corrected(point, fit.df), *corrected(base, _baseline_of(fit).df))
+    return (*corrected(point, fit.df), *corrected(base, fm.baseline_of(fit).df))
 
 
 # -- scaled chi-square difference tests --------------------------------------------------------

@@ -24,6 +24,7 @@ import jax
 import numpy as np
 import pandas as pd
 
+from ._version import __version__
 from .errors import SemError
 from .standardize import KINDS
 
@@ -38,8 +39,6 @@ def to_dict(fit, fit_measures: bool = True, standardized: bool = True, validity:
     ``fit_measures``, ``standardized`` and ``validity`` (only for models with factors) may be
     switched off to save their computation; ``bootstrap`` is a result of ``fit.bootstrap()``.
     """
-    from . import __version__
-
     tables = {"estimates": fit.estimates(), "implied": fit.implied()}
     if standardized:
         tables["standardized"] = {kind: fit.standardized(kind) for kind in KINDS}

@@ -28,7 +28,6 @@ reported as 0 with no z, p.
 
 from __future__ import annotations
 
-import weakref
 from functools import partial
 from typing import NamedTuple
 
@@ -37,7 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from . import implied, inference, structure
+from . import implied, inference, memo, structure
 from .errors import ModelError
 from .expressions import to_text
 from .groups import Groups
@@ -48,8 +47,6 @@ from .partable import ParameterTable
 KINDS = ("std.lv", "std.all", "std.nox")
 COLUMNS = ["lhs", "op", "rhs", "label", "est_std", "se", "z", "pvalue", "ci_lower", "ci_upper"]
 _EPS = np.finfo(np.float64).eps
-# Results per fit (a Fit is immutable); weak keys so a dropped fit frees its entry.
-_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class Scaling(NamedTuple):
@@ -165,27 +162,33 @@ def _group_scaling(pt: ParameterTable, spec: Spec, kind: str, m: int, rv_start: 
     return num, den
 
 
+@memo.per_object
+def rows_and_jacobian(fit) -> tuple[np.ndarray, np.ndarray]:
+    """Every table row's standardized value (rows: ``KINDS``) and its Jacobian in x
+    (kinds x rows x npar), by one compiled function of the fit's size class."""
+    engine = fit.engine
+    sz = engine.sizes
+    scs = [scaling(fit.partable, fit.spec, kind, sz) for kind in KINDS]
+    sc = Scaling(*(np.stack(a) for a in zip(*scs)))
+    est, jac = _rows_and_jacobian(engine._vector(fit.x), engine.structure, engine.pad(fit.moments), sc, sz)
+    n_rows, npar = len(fit.partable.table), fit.spec.npar
+    return np.asarray(est)[:, :n_rows], np.asarray(jac)[:, :n_rows, :npar]
+
+
+@memo.per_object
 def standardized_values(fit) -> tuple[np.ndarray, np.ndarray]:
     """Standardized values (rows: ``KINDS``; columns: table rows, then ``:=`` parameters) and their
-    delta-method SEs, computed once per fit by one compiled function of its size class."""
-    if fit not in _CACHE:
-        engine = fit.engine
-        sz = engine.sizes
-        scs = [scaling(fit.partable, fit.spec, kind, sz) for kind in KINDS]
-        sc = Scaling(*(np.stack(a) for a in zip(*scs)))
-        est, jac = _rows_and_jacobian(engine._vector(fit.x), engine.structure, engine.pad(fit.moments), sc, sz)
-        n_rows, npar = len(fit.partable.table), fit.spec.npar
-        est, jac = np.asarray(est)[:, :n_rows], np.asarray(jac)[:, :n_rows, :npar]
-        if fit.partable.definitions:
-            parts = [inference.definitions(fit.partable, e, grad=True) for e in est]
-            est = np.hstack([est, np.stack([v for v, _ in parts])])
-            jac = np.concatenate([jac, np.stack([d @ j for (_, d), j in zip(parts, jac)])], axis=1)
-        variances = np.einsum("kij,jl,kil->ki", jac, fit.vcov_x, jac)
-        with np.errstate(invalid="ignore"):
-            se = np.sqrt(np.where(variances < 0, np.nan, variances))
-        se[se < _EPS ** 0.25] = 0.0
-        _CACHE[fit] = (est, se)
-    return _CACHE[fit]
+    delta-method SEs, computed once per fit."""
+    est, jac = rows_and_jacobian(fit)
+    if fit.partable.definitions:
+        parts = [inference.definitions(fit.partable, e, grad=True) for e in est]
+        est = np.hstack([est, np.stack([v for v, _ in parts])])
+        jac = np.concatenate([jac, np.stack([d @ j for (_, d), j in zip(parts, jac)])], axis=1)
+    variances = np.einsum("kij,jl,kil->ki", jac, fit.vcov_x, jac)
+    with np.errstate(invalid="ignore"):
+        se = np.sqrt(np.where(variances < 0, np.nan, variances))
+    se[se < _EPS ** 0.25] = 0.0
+    return est, se
 
 
 def standardized_solution(fit, kind: str = "std.all") -> pd.DataFrame:

@@ -34,24 +34,17 @@ rounded up to a multiple of 8.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from typing import NamedTuple
 
 import jax.numpy as jnp
 import numpy as np
 
+from . import size_classes
 from .constraints import Reparam
 from .groups import Groups
 from .matrices import NAMES, SYMMETRIC, Matrices, Spec
 from .moments import Moments
-
-# Smallest class of each dimension under the latency policy; beyond it the classes grow by
-# factors 1.5 and 4/3 alternately (32, 48, 64, 96, 128, ...), so padding wastes under half.
-_LATENCY_MIN = {"p": 32, "m": 32, "npar": 128, "rows": 256, "groups": 1, "patterns": 32}
-_THROUGHPUT_STEP = 8
-_FLOOR: dict[str, int] = {}   # raised by ``floor`` (tests: the same model padded into a larger class)
-
 
 class Sizes(NamedTuple):
     """Padded dimensions: observed (p) and latent incl. phantom (m) variables, free parameters
@@ -113,21 +106,6 @@ class Padded(NamedTuple):
     patterns: object = None
 
 
-def _latency_class(n: int, minimum: int) -> int:
-    size = minimum
-    while size < n:
-        size = size * 3 // 2 if math.log2(size).is_integer() else size * 4 // 3
-    return size
-
-
-def _round(n: int, policy: str, minimum: int, exact: bool = False) -> int:
-    if policy == "latency":
-        return _latency_class(n, minimum)
-    if exact:
-        return n
-    return max(_THROUGHPUT_STEP, -(-n // _THROUGHPUT_STEP) * _THROUGHPUT_STEP)
-
-
 def sizes(spec: Spec | Groups, moments, policy: str = "latency") -> Sizes:
     """The size class of a model and its data under ``policy`` ("latency" or "throughput")."""
     specs = spec.specs if isinstance(spec, Groups) else (spec,)
@@ -135,27 +113,16 @@ def sizes(spec: Spec | Groups, moments, policy: str = "latency") -> Sizes:
     n_patterns = max((0 if m.patterns is None else int(m.patterns.mask.shape[0])) for m in members)
     rows = sum(len(s.row_base) for s in specs)
     need = {"p": spec.p, "m": max(spec.m, 1), "npar": max(spec.npar, 1), "rows": max(rows, 1)}
-    out = {k: _round(v, policy, _LATENCY_MIN[k], exact=k in ("p", "m")) for k, v in need.items()}
+    exact = policy != "latency"
+    out = {k: (v if exact and k in ("p", "m") else
+               size_classes.throughput(v) if exact else size_classes.grow(v, size_classes.LATENCY_MIN[k]))
+           for k, v in need.items()}
     g = len(specs)
     out["groups"] = 1 if g == 1 else 2 ** math.ceil(math.log2(g))
-    out["patterns"] = 0 if n_patterns == 0 else _round(n_patterns, policy, _LATENCY_MIN["patterns"])
-    for k, v in _FLOOR.items():
-        if k != "patterns" or out[k]:
-            out[k] = max(out[k], v)
+    out["patterns"] = 0 if n_patterns == 0 else (size_classes.throughput(n_patterns) if exact else
+                                                 size_classes.grow(n_patterns, size_classes.LATENCY_MIN["patterns"]))
+    out = {k: v if k == "patterns" and not v else size_classes.floored(k, v) for k, v in out.items()}
     return Sizes(**out)
-
-
-@contextlib.contextmanager
-def floor(**minimum: int):
-    """Within the block, every size class is at least ``minimum`` (e.g. ``p=64, groups=2``):
-    the same model fitted padded into a larger class, which must give the same numbers."""
-    old = dict(_FLOOR)
-    _FLOOR.update(minimum)
-    try:
-        yield
-    finally:
-        _FLOOR.clear()
-        _FLOOR.update(old)
 
 
 def _offsets(sz: Sizes) -> dict[str, int]:

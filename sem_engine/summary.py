@@ -16,6 +16,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from ._version import __version__
 from .fit_measures import chisq_pvalue
 from .inference import wald
 from .report import Block, Row, Section, Summary
@@ -122,8 +123,6 @@ def brief(fit) -> Summary:
 
 
 def _title(fit) -> str:
-    from . import __version__
-
     ended = "ended normally" if fit.converged else f"did NOT end normally ({fit.status})"
     return f"sem_engine {__version__} {ended} after {fit.n_iter} iterations"
 

@@ -46,12 +46,11 @@ no model's reliability is ever compiled.
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import implied, syntax
+from . import implied, memo, syntax
 from .descriptives import alpha_from_sums, complete_rows
 from .errors import DataError, ModelError
 from .matrices import Spec
@@ -277,13 +276,7 @@ def _largest_other(matrix: pd.DataFrame) -> pd.Series:
 # -- assembly ------------------------------------------------------------------------------------
 # The reliability values of a fit, computed once per Fit object: reliability(),
 # discriminant_validity() and validity_report() on the same fit share them.
-_VALUES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _values(fit) -> np.ndarray:
-    if fit not in _VALUES:
-        _VALUES[fit] = reliability_values(fit)
-    return _VALUES[fit]
+_values = memo.per_object(reliability_values)
 
 
 def _reliability_table(fit, c: Constructs, cr_method: str) -> pd.DataFrame:

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 import sem_engine as se
-from sem_engine import compilation, structure
+from sem_engine import compilation, size_classes
 
 ROOT = Path(__file__).resolve().parents[1]
 HS = se.datasets.holzinger_swineford_1939()
@@ -48,7 +48,7 @@ def _numbers(frame: pd.DataFrame) -> np.ndarray:
 def test_a_model_padded_into_a_larger_class_gives_the_same_numbers(case):
     model, options = CASES[case]
     own = _fit(model, **options)
-    with structure.floor(**LARGER):
+    with size_classes.floor(**LARGER):
         padded = _fit(model, **options)
     assert padded.engine.sizes != own.engine.sizes
     assert padded.engine.sizes.p == LARGER["p"] and padded.engine.sizes.npar == LARGER["npar"]
@@ -68,7 +68,7 @@ def test_a_model_padded_into_a_larger_class_gives_the_same_numbers(case):
 
 def test_padded_parameters_never_move():
     """The padded coordinates of x stay at 0 after a fit in a larger class."""
-    with structure.floor(**LARGER):
+    with size_classes.floor(**LARGER):
         fit = _fit(HS_3)
     eng = fit.engine
     z = eng._vector(fit.reparam.to_z(fit.x))

@@ -11,7 +11,7 @@ import pytest
 
 import sem_engine as se
 from reference_cases import ROOT
-from sem_engine import compilation, missing, structure
+from sem_engine import compilation, missing, size_classes
 
 MISSING = ROOT / "tests" / "reference" / "missing"
 CASES = {"hs_fiml": ("hs_missing.csv", {}),
@@ -181,7 +181,7 @@ def test_em_and_loglik_padded_into_a_larger_class_give_the_same_numbers():
     rows = _rows(data("hs_fiml"))
     mu, sigma, it = missing.em(rows)
     h1 = float(missing.patterns(rows, mu, sigma).h1_loglik)
-    with structure.floor(p=64, patterns=96):
+    with size_classes.floor(p=64, patterns=96):
         assert missing.size_class(rows.shape[1], len(missing.group_rows(rows)[0])) == (64, 96)
         big_mu, big_sigma, big_it = missing.em(rows)
         big_h1 = float(missing.patterns(rows, mu, sigma).h1_loglik)

@@ -67,7 +67,7 @@ def test_score_tests(case, own_estimates):
     assert list(ours["plabel_rhs"]) == list(ref["rhs"].astype(str))
     assert_close(ours["X2"], ref["X2"], abs_tol=tol, rel_tol=tol, what=f"{case} X2")
     assert_close(ours["p_value"], ref["p_value"], abs_tol=tol, what=f"{case} p")
-    total = modindices.score_test_total(fit)
+    total = fit.score_test()
     ref_total = read(case, "score_tests_total.csv").iloc[0]
     assert_close(total["X2"], ref_total["X2"], abs_tol=tol, rel_tol=tol, what=f"{case} total")
     assert total["df"] == ref_total["df"]

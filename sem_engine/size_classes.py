@@ -1,0 +1,60 @@
+"""Size classes: the few padded sizes that compiled code is built for (DESIGN.md, "Compilation").
+
+``jax.jit`` compiles once per shape, so every dimension a kernel sees is rounded up to a class.
+Classes grow from a smallest one by factors 1.5 and 4/3 alternately (8, 12, 16, 24, 32, 48, 64,
+96, 128, ...: powers of two and 1.5 times them), so padding wastes at most a third.  This module
+is the one place the rule is written: model structures (structure.py), missing-data patterns
+(missing.py) and bootstrap batches (bootstrap.py) all take their sizes from it.
+
+Two policies for model dimensions: ``latency`` (single fits, post-estimation: coarse classes
+from LATENCY_MIN, so most models share the first one and a new model compiles nothing) and
+``throughput`` (batched refits: a multiple of THROUGHPUT_STEP, the work per replicate matters
+more than one compilation).
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+# Smallest class of each dimension under the latency policy.  Latent variables (with phantoms)
+# start at 8: most models have a few, and a fit's scoring steps cost about a third with m = 8
+# of what they cost with m = 32 (benchmarks/README.md, issue 17).
+LATENCY_MIN = {"p": 32, "m": 8, "npar": 128, "rows": 256, "groups": 1, "patterns": 32}
+THROUGHPUT_STEP = 8
+_FLOOR: dict[str, int] = {}   # raised by ``floor`` (tests: the same model padded into a larger class)
+
+
+def grow(n: int, smallest: int) -> int:
+    """The smallest class at or above ``smallest`` that holds n (module docstring)."""
+    size = smallest
+    while size < n:
+        size = size * 3 // 2 if size & (size - 1) == 0 else size * 4 // 3
+    return size
+
+
+def latency(n: int, dim: str) -> int:
+    """Dimension ``dim`` (a key of LATENCY_MIN) of size n under the latency policy, at least its floor."""
+    return max(grow(n, LATENCY_MIN[dim]), _FLOOR.get(dim, 0))
+
+
+def throughput(n: int) -> int:
+    """n rounded up to a multiple of THROUGHPUT_STEP (at least one step)."""
+    return max(THROUGHPUT_STEP, -(-n // THROUGHPUT_STEP) * THROUGHPUT_STEP)
+
+
+def floored(dim: str, n: int) -> int:
+    """n raised to the floor ``floor`` set for ``dim``, if any."""
+    return max(n, _FLOOR.get(dim, 0))
+
+
+@contextlib.contextmanager
+def floor(**minimum: int):
+    """Within the block, every size class is at least ``minimum`` (e.g. ``p=64, groups=2``):
+    the same model fitted padded into a larger class, which must give the same numbers."""
+    old = dict(_FLOOR)
+    _FLOOR.update(minimum)
+    try:
+        yield
+    finally:
+        _FLOOR.clear()
+        _FLOOR.update(old)
