@@ -33,10 +33,10 @@ best_of <- function(f, repeats, budget = 5) {
 }
 
 rows <- list()
-add <- function(task, s, start, note = "") {
+add <- function(task, s, start, note = "", chisq = NA) {
   peak <- status_mib("VmHWM")
   rows[[length(rows) + 1]] <<- data.frame(task = task, seconds = s, peak_mib = peak,
-                                          growth_mib = peak - start, note = note)
+                                          growth_mib = peak - start, note = note, chisq = chisq)
 }
 
 for (i in seq_len(nrow(tasks))) {
@@ -47,8 +47,9 @@ for (i in seq_len(nrow(tasks))) {
     start <- start_task()
     cold <- seconds(fit <- sem(model, data = data, missing = t$missing))
     warm <- best_of(function() sem(model, data = data, missing = t$missing), t$repeats)
-    add(paste(t$name, "+ SE cold"), cold, start, "first call in the R session")
-    add(paste(t$name, "+ SE warm"), warm, start)
+    chisq <- unname(fitMeasures(fit, "chisq"))
+    add(paste(t$name, "+ SE cold"), cold, start, "first call in the R session", chisq)
+    add(paste(t$name, "+ SE warm"), warm, start, "", chisq)
   } else {
     fit <- sem(model, data = data, missing = t$missing)
     start <- start_task()

@@ -191,9 +191,11 @@ def best_of(func, repeats: int, budget_s: float = 5.0) -> float:
     return min(times)
 
 
-def record(tool, task, seconds, mem: PeakMemory | None, note=""):
+def record(tool, task, seconds, mem: PeakMemory | None, note="", chisq=float("nan")):
+    """One timing; ``chisq`` the fitted model's χ² (fit tasks), so both tools' fits can be compared."""
     peak, growth = (mem.mib, mem.growth) if mem else (float("nan"), float("nan"))
-    return {"tool": tool, "task": task, "seconds": seconds, "peak_mib": peak, "growth_mib": growth, "note": note}
+    return {"tool": tool, "task": task, "seconds": seconds, "peak_mib": peak, "growth_mib": growth, "note": note,
+            "chisq": chisq}
 
 
 def run_sem_engine(tasks: list[Task], sizes: Sizes) -> list[dict]:
@@ -215,8 +217,9 @@ def fit_task(task: Task, model: str, data: pd.DataFrame, sizes: Sizes) -> list[d
         z = jax.numpy.asarray(fit.reparam.to_z(start.start_values(fit.partable, fit.spec, fit.moments)))
         alone = best_of(lambda: jax.block_until_ready(pipeline._optimize(fit.engine, fit.moments, z)),
                         sizes.repeats)
-    return [record("sem_engine", f"{task.name} + SE cold", cold, mem, "parse, compile, fit, SEs"),
-            record("sem_engine", f"{task.name} + SE warm", warm, mem, "same model again"),
+    chisq = float(fit.chisq)
+    return [record("sem_engine", f"{task.name} + SE cold", cold, mem, "parse, compile, fit, SEs", chisq),
+            record("sem_engine", f"{task.name} + SE warm", warm, mem, "same model again", chisq),
             record("sem_engine", f"{task.name} optimizer", alone, mem,
                    f"compiled optimizer alone, from the start values ({int(fit.state.n_iter)} iterations)")]
 

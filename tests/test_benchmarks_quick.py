@@ -27,7 +27,13 @@ def test_quick_benchmark_runs_and_reports_every_task(tmp_path):
     assert expected <= set(ours)
     assert all(r["seconds"] > 0 for r in ours.values())
     assert "20/20 converged" in ours["thesis bootstrap 20 perc"]["note"]
+    fitted = {task: r["chisq"] for task, r in ours.items() if task.endswith("+ SE cold")}
+    assert fitted and all(x > 0 for x in fitted.values())
     if shutil.which("Rscript"):
-        lavaan = {r["task"] for r in records if r["tool"] == "lavaan"}
-        assert {"thesis fit + SE warm", "thesis bootstrap 50 perc", "cfa 3x4 + SE cold"} <= lavaan
+        lavaan = {r["task"]: r for r in records if r["tool"] == "lavaan"}
+        assert {"thesis fit + SE warm", "thesis bootstrap 50 perc", "cfa 3x4 + SE cold"} <= set(lavaan)
+        both = sorted(fitted.keys() & lavaan.keys())
+        assert both
+        for task in both:   # both tools timed the same model on the same data
+            assert fitted[task] == pytest.approx(float(lavaan[task]["chisq"]), rel=1e-6), task
     assert "thesis fit + SE warm" in done.stdout
