@@ -158,9 +158,8 @@ def _row_values(fit, kind: str) -> tuple[np.ndarray, np.ndarray]:
     """The value of every table row under ``kind`` and its Jacobian in x (rows x npar).
 
     Raw: the row values, and a free row's derivative e_k (fixed rows and fixed.x sample moments
-    do not move with x).  Standardized: standardize.py's kernel of the fit's size class, called
-    exactly as ``standardize.standardized_values`` calls it (all kinds at once), so it is the
-    same executable."""
+    do not move with x).  Standardized: ``standardize.rows_and_jacobian``, the values and
+    Jacobian that the standardized solution's SEs also use."""
     if kind != "raw":
         est, jac = standardize.rows_and_jacobian(fit)
         k = standardize.KINDS.index(kind)

@@ -181,7 +181,7 @@ def loglik(sigma: jnp.ndarray, mu: jnp.ndarray, mask, count, mean, cov) -> jnp.n
 
 def size_class(p: int, k: int) -> tuple[int, int]:
     """The padded numbers of variables and patterns: their latency classes (size_classes.py)."""
-    return size_classes.latency(p, "p"), size_classes.latency(k, "patterns")
+    return size_classes.rounded(p, "p"), size_classes.rounded(k, "patterns")
 
 
 def pad_patterns(mask, count, mean, cov) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -39,7 +39,6 @@ def _per_group_analysis(module: str, name: str, doc: str):
     return method
 
 
-
 @dataclass(frozen=True, eq=False)
 class Fit:
     """A fitted model.  Build it with ``sem_engine.sem`` or ``sem_engine.cfa``."""
@@ -324,13 +323,16 @@ class Fit:
 
         return score_test_total(self)
 
-    reliability = _per_group_analysis("validity", "reliability", """AVE, composite reliability, omega and alpha per factor (see validity.py).""")
+    reliability = _per_group_analysis(
+        "validity", "reliability", "AVE, composite reliability, omega and alpha per factor (see validity.py).")
 
-    htmt = _per_group_analysis("validity", "htmt", """Heterotrait-monotrait ratio matrix (see validity.py).""")
+    htmt = _per_group_analysis("validity", "htmt", "Heterotrait-monotrait ratio matrix (see validity.py).")
 
-    discriminant_validity = _per_group_analysis("validity", "discriminant_validity", """Fornell-Larcker table and HTMT with flags (see validity.py).""")
+    discriminant_validity = _per_group_analysis(
+        "validity", "discriminant_validity", "Fornell-Larcker table and HTMT with flags (see validity.py).")
 
-    validity_report = _per_group_analysis("validity", "validity_report", """Reliability and validity of every construct against the usual thresholds.""")
+    validity_report = _per_group_analysis(
+        "validity", "validity_report", "Reliability and validity of every construct against the usual thresholds.")
 
     def bootstrap(self, n: int = 1000, **kwargs):
         """Refit the model to n bootstrap samples under ``jax.vmap`` (see bootstrap.py)."""
@@ -338,7 +340,8 @@ class Fit:
 
         return bootstrap(self, n, **kwargs)
 
-    effects = _per_group_analysis("effects", "effects", """Direct, indirect and total effects among the structural variables (see effects.py).""")
+    effects = _per_group_analysis(
+        "effects", "effects", "Direct, indirect and total effects among the structural variables (see effects.py).")
 
     # -- reports (summary.py, tables.py, diagram.py, serialize.py) ------------------------------
     def summary(self, fit_measures: bool = True, standardized: bool = True, rsquare: bool = True, **kwargs):

@@ -6,20 +6,22 @@ Classes grow from a smallest one by factors 1.5 and 4/3 alternately (8, 12, 16, 
 is the one place the rule is written: model structures (structure.py), missing-data patterns
 (missing.py) and bootstrap batches (bootstrap.py) all take their sizes from it.
 
-Two policies for model dimensions: ``latency`` (single fits, post-estimation: coarse classes
-from LATENCY_MIN, so most models share the first one and a new model compiles nothing) and
-``throughput`` (batched refits: a multiple of THROUGHPUT_STEP, the work per replicate matters
-more than one compilation).
+Two policies for model dimensions (``rounded``): ``latency`` (single fits, post-estimation:
+coarse classes from LATENCY_MIN, so most models share the first one and a new model compiles
+nothing) and ``throughput`` (batched refits, where the work per replicate matters more than one
+compilation: the variable counts p and m, on which the work grows cubically, exact; the cheap
+dimensions a multiple of THROUGHPUT_STEP).
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 
 # Smallest class of each dimension under the latency policy.  Latent variables (with phantoms)
 # start at 8: most models have a few, and a fit's scoring steps cost about a third with m = 8
 # of what they cost with m = 32 (benchmarks/README.md, issue 17).
-LATENCY_MIN = {"p": 32, "m": 8, "npar": 128, "rows": 256, "groups": 1, "patterns": 32}
+LATENCY_MIN = {"p": 32, "m": 8, "npar": 128, "rows": 256, "patterns": 32}
 THROUGHPUT_STEP = 8
 _FLOOR: dict[str, int] = {}   # raised by ``floor`` (tests: the same model padded into a larger class)
 
@@ -32,19 +34,19 @@ def grow(n: int, smallest: int) -> int:
     return size
 
 
-def latency(n: int, dim: str) -> int:
-    """Dimension ``dim`` (a key of LATENCY_MIN) of size n under the latency policy, at least its floor."""
-    return max(grow(n, LATENCY_MIN[dim]), _FLOOR.get(dim, 0))
-
-
-def throughput(n: int) -> int:
-    """n rounded up to a multiple of THROUGHPUT_STEP (at least one step)."""
-    return max(THROUGHPUT_STEP, -(-n // THROUGHPUT_STEP) * THROUGHPUT_STEP)
-
-
-def floored(dim: str, n: int) -> int:
-    """n raised to the floor ``floor`` set for ``dim``, if any."""
-    return max(n, _FLOOR.get(dim, 0))
+def rounded(n: int, dim: str, policy: str = "latency") -> int:
+    """The padded size of dimension ``dim`` (p, m, npar, rows, groups, patterns) of size n under
+    ``policy``, at least its ``floor``.  Groups: the next power of two under either policy.
+    Throughput: p and m exact, the others a multiple of THROUGHPUT_STEP."""
+    if dim == "groups":
+        size = 1 if n == 1 else 2 ** math.ceil(math.log2(n))
+    elif policy == "latency":
+        size = grow(n, LATENCY_MIN[dim])
+    elif dim in ("p", "m"):
+        size = n
+    else:
+        size = max(THROUGHPUT_STEP, -(-n // THROUGHPUT_STEP) * THROUGHPUT_STEP)
+    return max(size, _FLOOR.get(dim, 0))
 
 
 @contextlib.contextmanager

@@ -24,17 +24,12 @@ padded parameter scatters to the trash slot (zero gradient) and a padded column 
 constraint basis K is zero, so padded coordinates of z never move; a padded group has weight 0
 and a padded missing-data pattern count 0.
 
-Two size policies: ``"latency"`` for single fits and post-estimation (coarse classes: most
-models people fit share the first one, so a new model costs no compilation), and
-``"throughput"`` for batched refits (bootstrap, simulation) and the Newton fallback, where the
-work per replicate matters more than one compilation: the variable counts p and m, on which
-the work grows cubically, stay exact, and the cheap dimensions (parameters, rows, patterns) are
-rounded up to a multiple of 8.
+Two size policies (size_classes.py): ``"latency"`` for single fits and post-estimation, and
+``"throughput"`` for batched refits (bootstrap, simulation) and the Newton fallback.
 """
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import jax.numpy as jnp
@@ -112,16 +107,10 @@ def sizes(spec: Spec | Groups, moments, policy: str = "latency") -> Sizes:
     members = moments if isinstance(spec, Groups) else (moments,)
     n_patterns = max((0 if m.patterns is None else int(m.patterns.mask.shape[0])) for m in members)
     rows = sum(len(s.row_base) for s in specs)
-    need = {"p": spec.p, "m": max(spec.m, 1), "npar": max(spec.npar, 1), "rows": max(rows, 1)}
-    exact = policy != "latency"
-    out = {k: (v if exact and k in ("p", "m") else
-               size_classes.throughput(v) if exact else size_classes.grow(v, size_classes.LATENCY_MIN[k]))
-           for k, v in need.items()}
-    g = len(specs)
-    out["groups"] = 1 if g == 1 else 2 ** math.ceil(math.log2(g))
-    out["patterns"] = 0 if n_patterns == 0 else (size_classes.throughput(n_patterns) if exact else
-                                                 size_classes.grow(n_patterns, size_classes.LATENCY_MIN["patterns"]))
-    out = {k: v if k == "patterns" and not v else size_classes.floored(k, v) for k, v in out.items()}
+    need = {"p": spec.p, "m": max(spec.m, 1), "npar": max(spec.npar, 1), "rows": max(rows, 1),
+            "groups": len(specs)}
+    out = {k: size_classes.rounded(v, k, policy) for k, v in need.items()}
+    out["patterns"] = 0 if n_patterns == 0 else size_classes.rounded(n_patterns, "patterns", policy)
     return Sizes(**out)
 
 

@@ -26,12 +26,15 @@ def test_floor_raises_every_class_only_inside_its_block():
     assert missing.size_class(9, 59) == (32, 64)
     with size_classes.floor(p=64, patterns=96):
         assert missing.size_class(9, 59) == (64, 96)
-        assert size_classes.latency(2, "m") == size_classes.LATENCY_MIN["m"]   # no floor on m
+        assert size_classes.rounded(2, "m") == size_classes.LATENCY_MIN["m"]   # no floor on m
     assert missing.size_class(9, 59) == (32, 64)
 
 
 def test_throughput_rounds_to_whole_steps_and_batches_use_the_same_classes():
-    assert [size_classes.throughput(n) for n in (1, 8, 9, 17)] == [8, 8, 16, 24]
+    assert [size_classes.rounded(n, "npar", "throughput") for n in (1, 8, 9, 17)] == [8, 8, 16, 24]
+    assert [size_classes.rounded(n, "p", "throughput") for n in (1, 9, 17)] == [1, 9, 17]
+    assert [size_classes.rounded(g, "groups", policy) for g in (1, 2, 3, 5)
+            for policy in ("latency", "throughput")] == [1, 1, 2, 2, 4, 4, 8, 8]
     assert [bootstrap.batch_class(n) for n in (1, 9, 100, 300)] == [8, 12, 128, 384]
 
 
