@@ -19,8 +19,8 @@ import contextlib
 import math
 
 # Smallest class of each dimension under the latency policy.  Latent variables (with phantoms)
-# start at 8: most models have a few, and a fit's scoring steps cost about a third with m = 8
-# of what they cost with m = 32 (benchmarks/README.md, issue 17).
+# start at 8: most models have a few, and a scoring step's cost grows with m (the measurements
+# are in benchmarks/README.md, issue 17).
 LATENCY_MIN = {"p": 32, "m": 8, "npar": 128, "rows": 256, "patterns": 32}
 THROUGHPUT_STEP = 8
 _FLOOR: dict[str, int] = {}   # raised by ``floor`` (tests: the same model padded into a larger class)
